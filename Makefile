@@ -1,0 +1,24 @@
+# ray-aks: every check and every user command. `make help` lists the targets.
+# Tool versions are pinned in make/*.mk; tools install into ./bin and .venv, never globally.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+.DELETE_ON_ERROR:
+
+ROOT  := $(CURDIR)
+BIN   := $(ROOT)/bin
+CACHE := $(ROOT)/.cache
+VENV  := $(ROOT)/.venv
+
+# Each area appends its check targets to TEST_TARGETS; `make test` runs them in order.
+TEST_TARGETS :=
+
+include $(sort $(wildcard make/*.mk))
+
+.PHONY: help test
+help: ## List every target with its description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+test: $(TEST_TARGETS) ## Run every check, offline once tools are installed (what .ci/run calls)
+	@echo "make test: all checks passed ($(TEST_TARGETS))"

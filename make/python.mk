@@ -1,0 +1,30 @@
+# Python: .venv with the workloads package and the Python test tools, pinned by one lock file.
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+LOCK       := workloads/requirements.lock
+PY         := $(VENV)/bin/python
+UV         := $(VENV)/bin/uv
+VENV_STAMP := $(VENV)/.installed
+
+# The lock is the one list of pinned versions: the test .venv and the images install from it.
+$(VENV_STAMP): $(LOCK) workloads/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(PY) --constraint $(LOCK) --editable 'workloads[dev]'
+	touch $@
+
+.PHONY: venv lock lint-python test-python
+venv: $(VENV_STAMP) ## Create .venv: the workloads package and test tools, pinned by workloads/requirements.lock
+
+lock: $(VENV_STAMP) ## Regenerate workloads/requirements.lock from workloads/pyproject.toml (needs PyPI)
+	$(UV) pip compile workloads/pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --quiet --output-file $(LOCK)
+
+lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ and benchmarks/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-python: $(VENV_STAMP) ## pytest: workloads against a real local Ray and MLflow server, slow tests included
+	$(PY) -m pytest
+
+TEST_TARGETS += lint-python test-python

@@ -1,0 +1,25 @@
+"""The `ray-aks` command: what RayJob entrypoints, `make demo` and users call.
+
+Each area registers its subcommands below. Command modules import only typer and their typed
+config at import time, so `ray-aks --help` stays fast; Ray, torch and models load inside commands.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="ray-aks",
+    help="Ray workloads for AKS: train, tune, preprocess, embed and serve, on a local Ray or in a RayJob.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
