@@ -58,7 +58,9 @@ def load_checkpoint(directory: str | Path, map_location: str = "cpu") -> tuple[M
     """Rebuild the model from a checkpoint directory; returns (model in eval mode, the full state)."""
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no MNIST checkpoint at {path} (expected {CHECKPOINT_FILE} in the directory)")
+        raise FileNotFoundError(
+            f"no MNIST checkpoint at {path} (expected {CHECKPOINT_FILE} in the directory)"
+        )
     state = torch.load(path, map_location=map_location, weights_only=True)
     model = MnistCNN(hidden=int(state["hidden"]))
     model.load_state_dict(state["model"])
