@@ -1,0 +1,127 @@
+{{/*
+Names, labels, images and validation. Helpers that need more than the root context take a dict
+with `context` (the root, `$`) and what they describe, like argo-helm's _common.tpl.
+*/}}
+
+{{/* ray-aks.name: the chart name, or nameOverride. Takes the root context. */}}
+{{- define "ray-aks.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* ray-aks.fullname: `<release>-<chart>` (or the release name when it contains the chart name). Takes the root context. */}}
+{{- define "ray-aks.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ray-aks.chart: `<chart>-<version>` for the helm.sh/chart label. Takes the root context. */}}
+{{- define "ray-aks.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+ray-aks.selectorLabels: the labels that identify a component's pods.
+Takes a dict: context (root), component (e.g. "ray-head", "ray-worker", "test").
+*/}}
+{{- define "ray-aks.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ray-aks.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+ray-aks.labels: the labels of every object.
+Takes a dict: context (root), component (optional).
+*/}}
+{{- define "ray-aks.labels" -}}
+helm.sh/chart: {{ include "ray-aks.chart" .context }}
+{{ include "ray-aks.selectorLabels" . }}
+app.kubernetes.io/version: {{ .context.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/part-of: ray-aks
+{{- end -}}
+
+{{/* ray-aks.serviceAccountName: the ServiceAccount of every Ray pod. Takes the root context. */}}
+{{- define "ray-aks.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ray-aks.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ray-aks.rayClusterName: the chart's RayCluster name. Takes the root context. */}}
+{{- define "ray-aks.rayClusterName" -}}
+{{- default (include "ray-aks.fullname" .) .Values.rayCluster.name -}}
+{{- end -}}
+
+{{/*
+ray-aks.headServiceName: the head Service KubeRay creates for a RayCluster named `name`.
+Takes the cluster name (a string).
+*/}}
+{{- define "ray-aks.headServiceName" -}}
+{{- printf "%s-head-svc" . -}}
+{{- end -}}
+
+{{/*
+ray-aks.authSecretName: the Secret (key `auth_token`) KubeRay creates with the token of a
+RayCluster named `name` when authOptions.mode is token. KubeRay's utils.CheckName keeps the name
+as it is when it is at most 50 characters and starts with a letter, which the cluster name
+validation guarantees. Takes the cluster name (a string).
+*/}}
+{{- define "ray-aks.authSecretName" -}}
+{{- . -}}
+{{- end -}}
+
+{{/*
+ray-aks.image: `registry/repository:tag[@digest]`.
+Takes a dict: context (root), image (registry, repository, tag, digest), fallback (optional image
+whose keys fill the ones `image` leaves empty, e.g. a worker group's image over rayCluster.image).
+An empty registry falls back to global.imageRegistry, then to none.
+*/}}
+{{- define "ray-aks.image" -}}
+{{- $image := .image | default dict -}}
+{{- $fallback := .fallback | default dict -}}
+{{- $registry := $fallback.registry -}}
+{{- if hasKey $image "registry" -}}{{- $registry = $image.registry -}}{{- end -}}
+{{- $registry = $registry | default .context.Values.global.imageRegistry -}}
+{{- $repository := $image.repository | default $fallback.repository -}}
+{{- $tag := $image.tag | default $fallback.tag | toString -}}
+{{- $digest := $image.digest | default $fallback.digest -}}
+{{- if $registry -}}{{- printf "%s/" (trimSuffix "/" $registry) -}}{{- end -}}
+{{- $repository -}}
+{{- with $tag -}}:{{ . }}{{- end -}}
+{{- with $digest -}}@{{ . }}{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.requestsGPU: "true" when a resources block asks for nvidia.com/gpu, else "".
+Takes the resources dict.
+*/}}
+{{- define "ray-aks.requestsGPU" -}}
+{{- $resources := . | default dict -}}
+{{- if or (hasKey ($resources.limits | default dict) "nvidia.com/gpu") (hasKey ($resources.requests | default dict) "nvidia.com/gpu") -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateChart: checks of top-level values the schema cannot express; each `fail` names
+the key. Takes the root context.
+*/}}
+{{- define "ray-aks.validateChart" -}}
+{{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
+{{- fail "serviceAccount.name is required when serviceAccount.create is false (the existing ServiceAccount the Ray pods run as)" -}}
+{{- end -}}
+{{- if and .Values.workloadIdentity.enabled .Values.serviceAccount.create (not .Values.workloadIdentity.clientId) -}}
+{{- fail "workloadIdentity.clientId is required when workloadIdentity.enabled is true (the client id of the managed identity the ServiceAccount federates with)" -}}
+{{- end -}}
+{{- end -}}
