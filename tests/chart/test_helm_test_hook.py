@@ -1,0 +1,140 @@
+"""The rendered `helm test` pod's command, run against a real Ray head with token auth.
+
+The head runs as KubeRay runs it (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN from the Secret), started
+with `ray start --head --block` in its own process group and stopped as a group: `ray stop` would
+stop every Ray on the machine. Only the URL and the token differ from what the pod would get.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import free_port, wait_for
+from tools.render_chart import render
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class RayHead:
+    dashboard_url: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
+    root = tmp_path_factory.mktemp("ray-head")
+    token = secrets.token_hex(16)
+    dashboard_port = free_port()
+    url = f"http://127.0.0.1:{dashboard_port}"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    log = (root / "ray-start.log").open("wb")
+    # Ray's session sockets must fit AF_UNIX's 107 bytes: pytest's tmp paths are too long.
+    temp_dir = tempfile.mkdtemp(prefix="rayh-", dir="/tmp")
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("ray")),
+            "start",
+            "--head",
+            "--block",
+            f"--port={free_port()}",
+            "--node-ip-address=127.0.0.1",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard_port}",
+            "--include-dashboard=true",
+            "--num-cpus=0",
+            f"--temp-dir={temp_dir}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ray start exited with {proc.returncode}; see {root / 'ray-start.log'}")
+        try:
+            return requests.get(f"{url}/api/gcs_healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=240, what=f"Ray head dashboard at {url}")
+        yield RayHead(url, token)
+    finally:
+        _stop_group(proc)
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def hook_container(**set_values: Any) -> dict[str, Any]:
+    """The container of the rendered `helm test` Pod."""
+    pods = [o for o in render(set_values=set_values) if o["kind"] == "Pod"]
+    assert len(pods) == 1
+    assert pods[0]["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    return pods[0]["spec"]["containers"][0]
+
+
+def run_hook(container: dict[str, Any], **overrides: str) -> subprocess.CompletedProcess[str]:
+    """Run the container's command with its literal env values, plus the overrides."""
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    env.update(overrides)
+    env["PATH"] = os.environ["PATH"]
+    command = container["command"]
+    assert command[0] == "python"
+    return subprocess.run(
+        [sys.executable, *command[1:]], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_passes_against_a_head_with_token_auth(ray_head: RayHead) -> None:
+    container = hook_container()
+    result = run_hook(container, RAY_DASHBOARD_URL=ray_head.dashboard_url, RAY_AUTH_TOKEN=ray_head.token)
+    assert result.returncode == 0, result.stderr
+    assert "refuses a request without the token (401)" in result.stdout
+    assert "answers with the token; Ray 2.60.0" in result.stdout
+
+
+def test_fails_with_a_wrong_token(ray_head: RayHead) -> None:
+    result = run_hook(hook_container(), RAY_DASHBOARD_URL=ray_head.dashboard_url, RAY_AUTH_TOKEN="0" * 32)
+    assert result.returncode == 1
+    assert "GET /api/version answered HTTP 403" in result.stderr
+
+
+def test_fails_when_the_chart_says_auth_is_off_but_the_head_wants_a_token(ray_head: RayHead) -> None:
+    container = hook_container(**{"rayCluster.auth.mode": "disabled"})
+    result = run_hook(container, RAY_DASHBOARD_URL=ray_head.dashboard_url)
+    assert result.returncode == 1
+    assert "GET /api/version answered HTTP 401" in result.stderr
+
+
+def test_fails_when_the_head_does_not_answer() -> None:
+    container = hook_container(**{"tests.timeoutSeconds": 1})
+    result = run_hook(container, RAY_DASHBOARD_URL=f"http://127.0.0.1:{free_port()}", RAY_AUTH_TOKEN="x")
+    assert result.returncode == 1
+    assert "not healthy after 1s" in result.stderr
