@@ -1,10 +1,13 @@
 {{/*
-The Ray pod templates and the whole rayClusterSpec, written once. The chart's RayCluster uses them,
-and so can a RayJob's or RayService's `rayClusterSpec`:
+The Ray pod templates and the whole RayClusterSpec, written once. The chart's RayCluster uses them
+for its `spec`, and so can a RayJob's `spec.rayClusterSpec` or a RayService's
+`spec.rayClusterConfig`:
 
   spec:
     rayClusterSpec:
       {{- include "ray-aks.rayClusterSpec" (dict "context" $ "cluster" $cluster "keyPrefix" "rayJobs.train.rayCluster") | nindent 6 }}
+
+A job's cluster values can start from the chart's: `$cluster := mergeOverwrite (deepCopy .Values.rayCluster) $job.rayCluster`.
 
 Every helper takes a dict:
   context    the root context ($)
