@@ -100,9 +100,17 @@ def hook_container(**set_values: Any) -> dict[str, Any]:
     return pods[0]["spec"]["containers"][0]
 
 
-def run_hook(container: dict[str, Any], **overrides: str) -> subprocess.CompletedProcess[str]:
-    """Run the container's command with its literal env values, plus the overrides."""
+def run_hook(
+    container: dict[str, Any], token_dir: Path, token: str | None = None, **overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the container's command with its env values and the overrides; the token, if any, is
+    written where the pod mounts the Secret (the mount path moved under token_dir)."""
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    if token is not None:
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "ray-auth-token")
+        token_file = token_dir / Path(env["RAY_AUTH_TOKEN_PATH"]).relative_to(mount["mountPath"])
+        token_file.write_text(token)
+        env["RAY_AUTH_TOKEN_PATH"] = str(token_file)
     env.update(overrides)
     env["PATH"] = os.environ["PATH"]
     command = container["command"]
@@ -112,29 +120,36 @@ def run_hook(container: dict[str, Any], **overrides: str) -> subprocess.Complete
     )
 
 
-def test_passes_against_a_head_with_token_auth(ray_head: RayHead) -> None:
-    container = hook_container()
-    result = run_hook(container, RAY_DASHBOARD_URL=ray_head.dashboard_url, RAY_AUTH_TOKEN=ray_head.token)
+def test_passes_against_a_head_with_token_auth(ray_head: RayHead, tmp_path: Path) -> None:
+    result = run_hook(hook_container(), tmp_path, ray_head.token, RAY_DASHBOARD_URL=ray_head.dashboard_url)
     assert result.returncode == 0, result.stderr
     assert "refuses a request without the token (401)" in result.stdout
     assert "answers with the token; Ray 2.60.0" in result.stdout
 
 
-def test_fails_with_a_wrong_token(ray_head: RayHead) -> None:
-    result = run_hook(hook_container(), RAY_DASHBOARD_URL=ray_head.dashboard_url, RAY_AUTH_TOKEN="0" * 32)
+def test_fails_with_a_wrong_token(ray_head: RayHead, tmp_path: Path) -> None:
+    result = run_hook(hook_container(), tmp_path, "0" * 32, RAY_DASHBOARD_URL=ray_head.dashboard_url)
     assert result.returncode == 1
     assert "GET /api/version answered HTTP 403" in result.stderr
 
 
-def test_fails_when_the_chart_says_auth_is_off_but_the_head_wants_a_token(ray_head: RayHead) -> None:
+def test_fails_when_the_chart_says_auth_is_off_but_the_head_wants_a_token(
+    ray_head: RayHead, tmp_path: Path
+) -> None:
     container = hook_container(**{"rayCluster.auth.mode": "disabled"})
-    result = run_hook(container, RAY_DASHBOARD_URL=ray_head.dashboard_url)
+    result = run_hook(container, tmp_path, RAY_DASHBOARD_URL=ray_head.dashboard_url)
     assert result.returncode == 1
     assert "GET /api/version answered HTTP 401" in result.stderr
 
 
-def test_fails_when_the_head_does_not_answer() -> None:
+def test_fails_with_an_empty_token_file(ray_head: RayHead, tmp_path: Path) -> None:
+    result = run_hook(hook_container(), tmp_path, "", RAY_DASHBOARD_URL=ray_head.dashboard_url)
+    assert result.returncode == 1
+    assert "no token was found" in result.stderr
+
+
+def test_fails_when_the_head_does_not_answer(tmp_path: Path) -> None:
     container = hook_container(**{"tests.timeoutSeconds": 1})
-    result = run_hook(container, RAY_DASHBOARD_URL=f"http://127.0.0.1:{free_port()}", RAY_AUTH_TOKEN="x")
+    result = run_hook(container, tmp_path, "x", RAY_DASHBOARD_URL=f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "not healthy after 1s" in result.stderr

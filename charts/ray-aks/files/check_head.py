@@ -3,7 +3,8 @@
 Standard library only (it runs in the Ray image). Configured by environment variables:
   RAY_DASHBOARD_URL      e.g. http://ray-head-svc.ns.svc.cluster.local:8265
   RAY_AUTH_MODE          "token" or "disabled"
-  RAY_AUTH_TOKEN         the cluster's token (when the mode is token)
+  RAY_AUTH_TOKEN_PATH    file holding the cluster's token (when the mode is token), or
+  RAY_AUTH_TOKEN         the token itself
   CHECK_TIMEOUT_SECONDS  how long to wait for the head to answer
 Exit status 0 when every check passes; otherwise 1 with the reason on stderr.
 """
@@ -44,6 +45,19 @@ def wait_healthy(base, timeout):
     raise SystemExit(f"head at {base} not healthy after {timeout}s: {last}")
 
 
+def read_token():
+    """The token from RAY_AUTH_TOKEN_PATH's file, else RAY_AUTH_TOKEN; refuse an empty one."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        with open(path) as token_file:
+            token = token_file.read().strip()
+    else:
+        token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
+    if not token:
+        raise SystemExit("RAY_AUTH_MODE is token but no token was found (RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN)")
+    return token
+
+
 def main():
     base = os.environ["RAY_DASHBOARD_URL"].rstrip("/")
     mode = os.environ.get("RAY_AUTH_MODE", "token")
@@ -53,9 +67,7 @@ def main():
 
     token = None
     if mode == "token":
-        token = os.environ.get("RAY_AUTH_TOKEN", "")
-        if not token:
-            raise SystemExit("RAY_AUTH_MODE is token but RAY_AUTH_TOKEN is empty")
+        token = read_token()
         status, body = get(base + "/api/version")
         if status != 401:
             raise SystemExit(f"Jobs API answered HTTP {status} without a token, expected 401: {body[:200]}")
