@@ -1,0 +1,85 @@
+# Chart checks: one target per check, each appended to TEST_TARGETS in the order `make test` runs
+# them. All of them run offline: the kuberay-operator subchart is never needed (`make deps`
+# fetches it for a real install). `make test-chart HELM_VERSION=3.21.4` runs them all under helm 3.
+# The tools ($(HELM), $(CT), ...) are defined in tools.mk, read after this file: use them only in
+# recipes and in recursively expanded (=) variables.
+
+CHART       := charts/ray-aks
+GPU_VALUES  := charts/ray-aks-gpu-values.yaml
+CT_CONFIG   := ct.yaml
+KUBE_LINTER_CONFIG := .kube-linter.yaml
+# Renders shared by validate and kube-lint, per helm version (they differ between helm 3 and 4).
+RENDER_DIR   = $(CACHE)/renders/helm-v$(HELM_VERSION)
+# kubeconform looks for each object's schema in these, in order: core kinds, then CRD kinds.
+SCHEMA_LOCATIONS = $(K8S_SCHEMA_DIR)/{{.NormalizedKubernetesVersion}}-standalone{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json \
+                    $(CRD_SCHEMA_DIR)/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
+KUBERAY_HELM_REPO := https://ray-project.github.io/kuberay-helm/
+
+CHART_CHECKS := lint-chart test-chart-unit ct-lint validate kube-lint docs-check chart-lock-check
+
+.PHONY: $(CHART_CHECKS) chart-renders test-chart test-chart-python docs chart-lock deps
+
+# Every check waits for `tools`, which builds whatever is missing two at a time (a no-op when warm).
+$(CHART_CHECKS) chart-renders test-chart-python: | tools
+
+lint-chart: ## helm lint --strict with each ct scenario and the GPU overlay
+	$(PY) -m tools.chart_checks lint
+
+test-chart-unit: ## helm-unittest --strict: the chart's unit test suites and snapshots
+	$(HELM) unittest --strict $(CHART)
+
+# ct runs helm, yamllint and yamale from PATH. Its helm lint is not --strict: with the subchart
+# absent offline, helm lint warns; lint-chart runs the strict lint without the dependency.
+ct-lint: ## chart-testing lint (offline): Chart.yaml schema, yamllint, helm lint per ci/*-values.yaml
+	PATH="$(dir $(HELM)):$(VENV)/bin:$$PATH" $(CT) lint --config $(CT_CONFIG)
+	@echo "ct-lint: $(words $(wildcard $(CHART)/ci/*-values.yaml)) ct scenarios linted"
+
+chart-renders:
+	$(PY) -m tools.chart_checks render $(RENDER_DIR) $(addprefix --kube-version ,$(KUBERNETES_VERSIONS))
+
+validate: chart-renders ## kubeconform -strict: every object of every scenario at Kubernetes 1.33 and 1.35
+	$(PY) -m tools.chart_checks validate $(RENDER_DIR) --kubeconform $(KUBECONFORM) \
+	  $(foreach loc,$(SCHEMA_LOCATIONS),--schema-location '$(loc)')
+
+kube-lint: chart-renders ## kube-linter on the same renders (exceptions, each with its reason, in .kube-linter.yaml)
+	$(PY) -m tools.chart_checks kube-lint $(RENDER_DIR) --kube-linter $(KUBE_LINTER) --config $(KUBE_LINTER_CONFIG)
+
+# helm-docs logs problems (a template error, an unparsable values.yaml) as warnings and exits 0:
+# both targets fail on any warning. (Its --documentation-strict-mode only counts "# key -- text"
+# comments, not the "# --" style the chart uses; tests/chart checks that every value is documented.)
+HELM_DOCS_RUN = $(HELM_DOCS) --chart-search-root $(CHART) --template-files README.md.gotmpl \
+  --skip-version-footer --log-level warning
+
+docs: | tools ## Regenerate charts/ray-aks/README.md from README.md.gotmpl and the values.yaml "# --" comments
+	@$(HELM_DOCS_RUN) 2> $(CACHE)/helm-docs.log; status=$$?; cat $(CACHE)/helm-docs.log >&2; \
+	  test $$status = 0 && ! grep -q 'level=' $(CACHE)/helm-docs.log
+	@echo "docs: wrote $(CHART)/README.md"
+
+docs-check: ## Fail when charts/ray-aks/README.md is not what `make docs` generates
+	@$(HELM_DOCS_RUN) --dry-run > $(CACHE)/chart-README.md 2> $(CACHE)/helm-docs.log; status=$$?; \
+	  if [ $$status != 0 ] || grep -q 'level=' $(CACHE)/helm-docs.log; then \
+	    cat $(CACHE)/helm-docs.log >&2; echo "docs-check: helm-docs failed (above)" >&2; exit 1; fi
+	@diff -u $(CHART)/README.md $(CACHE)/chart-README.md || \
+	  { echo "docs-check: $(CHART)/README.md is stale (diff above): run 'make docs' and commit it" >&2; exit 1; }
+	@echo "docs-check: $(CHART)/README.md is up to date"
+
+chart-lock-check: ## Fail when charts/ray-aks/Chart.lock is out of sync with Chart.yaml's dependencies
+	$(CHARTLOCK) check $(CHART)
+
+chart-lock: | tools ## Write charts/ray-aks/Chart.lock offline (exact versions from Chart.yaml, helm's digest)
+	$(CHARTLOCK) write $(CHART)
+
+deps: | tools ## Fetch the kuberay-operator subchart into charts/ray-aks/charts/ (needs the KubeRay chart repo)
+	$(HELM) repo add kuberay $(KUBERAY_HELM_REPO) --force-update
+	$(HELM) dependency build $(CHART)
+
+# tests/chart (pytest) is part of test-python in `make test`; test-chart runs it too, so a helm 3
+# run covers it.
+test-chart-python:
+	$(PY) -m pytest tests/chart
+
+test-chart: ## Every chart check (HELM_VERSION=3.21.4 runs them under helm 3)
+	@$(MAKE) --no-print-directory $(CHART_CHECKS) test-chart-python
+	@echo "test-chart: all chart checks passed under helm v$(HELM_VERSION)"
+
+TEST_TARGETS += $(CHART_CHECKS)
