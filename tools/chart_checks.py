@@ -139,9 +139,14 @@ def validate(out_dir: Path, kubeconform: str, schema_locations: list[str]) -> No
             where = f"{Path(res['filename']).stem} {res.get('kind')}/{res.get('name')}"
             if res["status"] == "statusValid":
                 valid[res["kind"]] += 1
+            elif res["status"] in ("statusEmpty", ""):
+                continue  # an empty YAML document (objects are counted against the render below)
             else:
                 status = res["status"].removeprefix("status").lower()
                 problems.append(f"Kubernetes {version}: {where}: {status}: {res.get('msg', '')}")
+        problems += [
+            f"Kubernetes {version}: {name} renders no object" for name, n in counts.items() if n == 0
+        ]
         expected = sum(counts.values())
         seen = sum(valid.values())
         if result.returncode == 0 and seen != expected:
