@@ -1,4 +1,5 @@
-"""The rendered `helm test` pod's command, run against a real Ray head with token auth.
+"""The rendered `helm test` pod's command and the NOTES' job submission, against a real Ray head
+with token auth.
 
 The head runs as KubeRay runs it (RAY_AUTH_MODE=token, RAY_AUTH_TOKEN from the Secret), started
 with `ray start --head --block` in its own process group and stopped as a group: `ray stop` would
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -23,7 +25,7 @@ import pytest
 import requests
 
 from tests.conftest import free_port, wait_for
-from tools.render_chart import render
+from tools.render_chart import helm_binary, render, renderable_chart
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +42,11 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
     token = secrets.token_hex(16)
     dashboard_port = free_port()
     url = f"http://127.0.0.1:{dashboard_port}"
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    # `python` on PATH is the one with Ray, as in the Ray image: job entrypoints run `python`.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    # A loaded 2-core CI machine can take longer than Ray's default 60 s to start the dashboard.
+    env["RAY_DASHBOARD_STARTUP_TIMEOUT_S"] = "300"
     log = (root / "ray-start.log").open("wb")
     # Ray's session sockets must fit AF_UNIX's 107 bytes: pytest's tmp paths are too long.
     temp_dir = tempfile.mkdtemp(prefix="rayh-", dir="/tmp")
@@ -153,3 +159,45 @@ def test_fails_when_the_head_does_not_answer(tmp_path: Path) -> None:
     result = run_hook(container, tmp_path, "x", RAY_DASHBOARD_URL=f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "not healthy after 1s" in result.stderr
+
+
+def notes() -> str:
+    """The NOTES `helm install` prints for the default values."""
+    with renderable_chart() as chart:
+        result = subprocess.run(
+            [helm_binary(), "install", "ray", str(chart), "--namespace", "ml", "--dry-run=client"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+def test_the_notes_job_submission_works_with_the_token(ray_head: RayHead) -> None:
+    lines = [line.strip() for line in notes().splitlines()]
+    mode = next(line for line in lines if line.startswith("export RAY_AUTH_MODE="))
+    submit = shlex.split(next(line for line in lines if line.startswith("ray job submit ")))
+    assert submit[submit.index("--address") + 1] == "http://localhost:8265"
+    submit[submit.index("--address") + 1] = ray_head.dashboard_url
+    env = {**os.environ, "RAY_AUTH_MODE": mode.split("=", 1)[1], "RAY_AUTH_TOKEN": ray_head.token}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    result = subprocess.run(
+        [ray_cli, *submit[1:]], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "succeeded" in result.stdout
+
+
+def test_the_notes_job_submission_is_refused_without_the_token(ray_head: RayHead, tmp_path: Path) -> None:
+    submit = shlex.split(
+        next(line.strip() for line in notes().splitlines() if line.strip().startswith("ray job submit "))
+    )
+    submit[submit.index("--address") + 1] = ray_head.dashboard_url
+    # No RAY_AUTH_* and a HOME without ~/.ray/auth_token: the CLI has no token to send.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")} | {"HOME": str(tmp_path)}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    result = subprocess.run(
+        [ray_cli, *submit[1:]], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode != 0
+    assert "Authentication required: Unauthorized: Missing authentication token" in result.stderr
