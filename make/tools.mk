@@ -7,8 +7,8 @@
 # only in recipes and in recursively expanded (=) variables.
 
 GO ?= go
-# Static binaries, no local paths baked in.
-GO_INSTALL := CGO_ENABLED=0 $(GO) install -trimpath
+# Static binaries, no local paths or VCS stamps baked in (the wrapper modules sit in this repo).
+GO_INSTALL := CGO_ENABLED=0 $(GO) install -trimpath -buildvcs=false
 # Set by python.mk; the .venv provides yamllint and yamale (ct) and PyYAML.
 
 # --- helm -------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ $(HELM_DOCS):
 CHARTLOCK_MODULE := tools/go/chartlock
 CHARTLOCK        := $(BIN)/chartlock
 $(CHARTLOCK): $(CHARTLOCK_MODULE)/go.mod $(CHARTLOCK_MODULE)/go.sum $(CHARTLOCK_MODULE)/main.go
-	cd $(CHARTLOCK_MODULE) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ .
+	cd $(CHARTLOCK_MODULE) && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '-s -w' -o $@ .
 
 # --- kubeconform schemas, generated at test time into .cache -----------------------------------
 # Kubernetes core kinds for the oldest and newest AKS-supported minors, from the OpenAPI v3 spec in
