@@ -9,7 +9,7 @@
 GO ?= go
 # Static binaries, no local paths or VCS stamps baked in (the wrapper modules sit in this repo).
 GO_INSTALL := CGO_ENABLED=0 $(GO) install -trimpath -buildvcs=false
-# Set by python.mk; the .venv provides yamllint and yamale (ct) and PyYAML.
+# VENV_STAMP and PY come from python.mk: the .venv provides yamllint and yamale (for ct) and PyYAML.
 
 # --- helm -------------------------------------------------------------------------------------
 # The module path follows the major version: HELM_VERSION=3.21.4 builds helm.sh/helm/v3.
@@ -54,7 +54,7 @@ HELM_UNITTEST_MODULE  := tools/go/helm-unittest
 export HELM_PLUGINS   := $(BIN)/helm-plugins-$(HELM_UNITTEST_VERSION)
 HELM_UNITTEST         := $(HELM_PLUGINS)/unittest/helm-unittest
 
-# The version is written in three places; refuse to build when they disagree.
+# A wrapper module pins its tool in go.mod too: refuse to build when go.mod and the pin here disagree.
 define check_module_pin # module dir, module path, version
 	@grep -Eq '^[[:space:]]*(require[[:space:]]+)?$(2) $(3)( |$$)' $(1)/go.mod || \
 	  { echo "$(1)/go.mod does not require $(2) $(3) (make/tools.mk's pin): change both" >&2; exit 1; }
