@@ -13,6 +13,9 @@ Every helper takes a dict:
   context    the root context ($)
   cluster    cluster values shaped like .Values.rayCluster (a RayJob may pass a merged copy)
   keyPrefix  the values path of `cluster`, used in error messages (e.g. "rayCluster")
+  clusterId  optional logical name of the cluster, the pods' `ray-aks/cluster` label: "cluster" (the
+             default) for the chart's RayCluster; a RayJob or the RayService passes its own, so
+             NetworkPolicies can allow traffic within one Ray cluster and no further
   extraEnv, extraVolumes, extraVolumeMounts
              optional lists the caller adds to every Ray container/pod (e.g. MLFLOW_TRACKING_URI)
 The pod helpers also take `component` ("head" or "worker"), `group` (head or worker group values)
@@ -130,6 +133,7 @@ the top of this file, with component, group and groupKey.
 {{- $_ := set $labels "azure.workload.identity/use" "true" -}}
 {{- end -}}
 {{- $labels = mergeOverwrite $labels (include "ray-aks.selectorLabels" (dict "context" $ctx "component" (printf "ray-%s" .component)) | fromYaml) -}}
+{{- $_ := set $labels "ray-aks/cluster" (.clusterId | default "cluster") -}}
 {{- $storage := $cluster.sharedStorage -}}
 metadata:
   labels:
