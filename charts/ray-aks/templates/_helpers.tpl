@@ -125,3 +125,18 @@ the key. Takes the root context.
 {{- fail "workloadIdentity.clientId is required when workloadIdentity.enabled is true (the client id of the managed identity the ServiceAccount federates with)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* ray-aks.mlflowName: name of the MLflow tracking server's Deployment and Service. Takes the root context. */}}
+{{- define "ray-aks.mlflowName" -}}
+{{- printf "%s-mlflow" (include "ray-aks.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+ray-aks.mlflowTrackingURI: the in-cluster URI of the chart's MLflow server, or "" when
+mlflow.enabled is false. Every RayJob gets it as MLFLOW_TRACKING_URI. Takes the root context.
+*/}}
+{{- define "ray-aks.mlflowTrackingURI" -}}
+{{- if .Values.mlflow.enabled -}}
+{{- printf "http://%s.%s.svc:%d" (include "ray-aks.mlflowName" .) .Release.Namespace (int .Values.mlflow.service.port) -}}
+{{- end -}}
+{{- end -}}
