@@ -91,9 +91,7 @@ def download_mnist(data_dir: str | Path, dataset: Dataset = "mnist") -> Path:
     try:
         from torchvision import datasets
     except ImportError as err:
-        raise RuntimeError(
-            "--download needs torchvision: pip install 'ray-aks-workloads[download]'"
-        ) from err
+        raise RuntimeError("--download needs torchvision: pip install 'ray-aks-workloads[download]'") from err
     cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
     for train in (True, False):
         cls(root=str(data_dir), train=train, download=True)

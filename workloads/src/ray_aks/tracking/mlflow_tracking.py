@@ -148,7 +148,7 @@ def start_run(
     parent_run_id: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> RunTracker:
-    """Create (or reopen, for a resumed job) a run; a server that does not answer gives an inactive tracker."""
+    """Create (or reopen, for a resumed job) a run; a server that does not answer: an inactive tracker."""
     tracker = RunTracker(uri=uri)
     problem = tracking_server_problem(uri)
     if problem:
@@ -180,7 +180,9 @@ def start_run(
     try:
         tracker.run_id = create()
     except Exception as err:
-        tracker.disable(f"creating a run in experiment {experiment_name!r} failed: {type(err).__name__}: {err}")
+        tracker.disable(
+            f"creating a run in experiment {experiment_name!r} failed: {type(err).__name__}: {err}"
+        )
     return tracker
 
 

@@ -36,9 +36,25 @@ def build_config(cls: type[ConfigT], **values) -> ConfigT:
         return cls(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as err:
         problems = "; ".join(
-            f"--{'-'.join(str(part) for part in e['loc']).replace('_', '-')}: {e['msg']}" for e in err.errors()
+            f"--{'-'.join(str(part) for part in e['loc']).replace('_', '-')}: {e['msg']}"
+            for e in err.errors()
         )
         raise typer.BadParameter(problems) from None
+
+
+def check_input(check: Callable[[], object], param_hint: str) -> None:
+    """Run a pre-flight check of an input path; a problem is a usage error naming the option."""
+    try:
+        check()
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise typer.BadParameter(str(err), param_hint=param_hint) from None
+
+
+def check_mnist_dir(data_dir: str, download: bool) -> None:
+    from ray_aks.data.mnist import find_mnist_dir, load_mnist_dir
+
+    if not download or find_mnist_dir(data_dir) is not None:
+        check_input(lambda: load_mnist_dir(data_dir), "--data-dir")
 
 
 def configure_logging() -> None:
@@ -69,7 +85,9 @@ def mnist(
     experiment_name: str = typer.Option("mnist-cnn", help="MLflow experiment."),
     model_name: str = typer.Option("mnist-cnn", help="MLflow registered model name for the final model."),
     model_alias: str = typer.Option("champion", help="Alias pointed at the newly registered version."),
-    max_failures: int = typer.Option(2, min=-1, help="Worker-group restarts from the last checkpoint (-1: no limit)."),
+    max_failures: int = typer.Option(
+        2, min=-1, help="Worker-group restarts from the last checkpoint (-1: no limit)."
+    ),
     keep_checkpoints: int = typer.Option(2, min=1, help="Newest checkpoints kept under the storage path."),
     tracking_uri: str = typer.Option(None, help=TRACKING_HELP, show_default=False),
     seed: int = typer.Option(0, help="Seed of model init and data shuffling."),
@@ -99,6 +117,7 @@ def mnist(
         tracking_uri=tracking_uri,
         seed=seed,
     )
+    check_mnist_dir(cfg.data_dir, cfg.download)
     run_job(train_mnist, cfg)
 
 
@@ -129,7 +148,7 @@ def clip_classifier(
     seed: int = typer.Option(0, help="Seed of the split, init and shuffling."),
 ) -> None:
     """CLIP image embeddings (Ray Data) -> cached parquet -> a small classifier trained with Ray Train."""
-    from ray_aks.training.clip_classifier import train_clip_classifier
+    from ray_aks.training.clip_classifier import list_image_folder, train_clip_classifier
 
     cfg = build_config(
         ClipClassifierConfig,
@@ -156,4 +175,5 @@ def clip_classifier(
         tracking_uri=tracking_uri,
         seed=seed,
     )
+    check_input(lambda: list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed), "--data-dir")
     run_job(train_clip_classifier, cfg)

@@ -107,3 +107,15 @@ def evaluate(
     loss_sum = float(F.cross_entropy(torch.from_numpy(logits), targets, reduction="sum"))
     correct = int((logits.argmax(axis=1) == labels).sum())
     return PassTotals(loss_sum=loss_sum, correct=correct, count=len(labels))
+
+
+def all_reduce_totals(totals: PassTotals, device: torch.device | str = "cpu") -> PassTotals:
+    """Sum per-rank totals over the torch process group (unchanged without one, e.g. one worker)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return totals
+    tensor = torch.tensor([totals.loss_sum, totals.correct, totals.count], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    loss_sum, correct, count = tensor.tolist()
+    return PassTotals(loss_sum=loss_sum, correct=int(correct), count=int(count))

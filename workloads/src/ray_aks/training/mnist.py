@@ -50,7 +50,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     import torch
 
     from ray_aks.models.mnist_cnn import MnistCNN, load_checkpoint, save_checkpoint
-    from ray_aks.training.epochs import evaluate, shard_indices, train_one_epoch
+    from ray_aks.training.epochs import all_reduce_totals, evaluate, shard_indices, train_one_epoch
 
     cfg = MnistTrainConfig.model_validate(loop_config["config"])
     tracker: RunTracker = loop_config["tracker"]
@@ -91,7 +91,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             model, optimizer, data.train_images[shard], data.train_labels[shard], cfg.batch_size, device
         )
         test = evaluate(plain_model, data.test_images[test_shard], data.test_labels[test_shard], 256, device)
-        train, test = _all_reduce(train, device), _all_reduce(test, device)
+        train, test = all_reduce_totals(train, device), all_reduce_totals(test, device)
         metrics = {
             "epoch": epoch,
             "train_loss": train.loss,
@@ -121,21 +121,6 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             ray.train.get_all_reported_checkpoints()  # returns once this epoch's checkpoint is registered
             logger.warning("fault injection: rank %d exits after epoch %d", rank, epoch)
             os._exit(1)
-
-
-def _all_reduce(totals, device):
-    """Sum per-rank totals over the process group (a no-op for one worker)."""
-    import torch
-    import torch.distributed as dist
-
-    from ray_aks.training.epochs import PassTotals
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return totals
-    tensor = torch.tensor([totals.loss_sum, totals.correct, totals.count], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    loss_sum, correct, count = tensor.tolist()
-    return PassTotals(loss_sum=loss_sum, correct=int(correct), count=int(count))
 
 
 def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
@@ -195,7 +180,9 @@ def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
     return _finish(cfg, run_name, result.checkpoint, tracker, data_dir)
 
 
-def _finish(cfg: MnistTrainConfig, run_name: str, checkpoint, tracker: RunTracker, data_dir) -> MnistTrainResult:
+def _finish(
+    cfg: MnistTrainConfig, run_name: str, checkpoint, tracker: RunTracker, data_dir
+) -> MnistTrainResult:
     """Evaluate the final checkpoint on the whole test split, then log the table, plot and model."""
     import torch
 
@@ -218,9 +205,13 @@ def _finish(cfg: MnistTrainConfig, run_name: str, checkpoint, tracker: RunTracke
 
     epoch = int(state["epoch"])
     tracker.log_metrics({f"final_test_{k}": v for k, v in test_metrics.items()}, step=epoch)
-    tracker.log_text(table + "\n\n" + per_class_report(data.test_labels, predictions, range(10)), "test_report.txt")
+    tracker.log_text(
+        table + "\n\n" + per_class_report(data.test_labels, predictions, range(10)), "test_report.txt"
+    )
     tracker.log_dict({"history": state["history"], "restarts": state["restarts"]}, "history.json")
-    tracker.log_figure(training_curve_figure(state["history"], f"MNIST CNN: {run_name}"), "training_curve.png")
+    tracker.log_figure(
+        training_curve_figure(state["history"], f"MNIST CNN: {run_name}"), "training_curve.png"
+    )
     with tempfile.TemporaryDirectory() as weights_dir:
         # Weights only (no optimizer state): loadable with load_checkpoint, no unpickling of code.
         save_checkpoint(model, weights_dir, epoch=epoch)
