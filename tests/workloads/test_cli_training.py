@@ -105,6 +105,7 @@ def test_data_digits_writes_mnist_files_through_the_console_script(tmp_path: Pat
         (["tune", "--data-dir", "{tmp}/nowhere"], "missing: train-images-idx3-ubyte"),
         (["train", "clip-classifier", "--data-dir", "{tmp}"], "needs at least two class sub-directories"),
         (["preprocess", "--input", "{tmp}/none.csv", "--output", "{tmp}/out"], "does not exist"),
+        (["train", "mnist", "--data-dir", "{tmp}/empty", "--download"], "needs torchvision"),
     ],
 )
 def test_unusable_input_path_is_a_usage_error_naming_the_option(
@@ -113,5 +114,5 @@ def test_unusable_input_path_is_a_usage_error_naming_the_option(
     result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args], env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
-    assert "--data-dir" in result.output or "--input" in result.output
+    assert any(flag in result.output for flag in ("--data-dir", "--input", "--download"))
     assert "Traceback" not in result.output

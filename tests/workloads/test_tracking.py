@@ -57,7 +57,14 @@ def test_tracker_logs_to_a_real_server_and_travels_pickled(mlflow_server: str) -
     assert run.info.status == "FINISHED"
 
     reopened = start_run(mlflow_server, "tracker-test", resume_run_id=tracker.run_id)
-    assert reopened.run_id == tracker.run_id  # a restarted driver continues the same run
+    assert reopened.run_id == tracker.run_id and reopened.reopened  # a restarted driver continues the run
+    reopened.log_params(
+        {"lr": 0.02, "epochs": 4}
+    )  # MLflow refuses to change a param: a tag keeps the new value
+    assert reopened.active
+    run = mlflow.MlflowClient(tracking_uri=mlflow_server).get_run(tracker.run_id)
+    assert run.data.params == {"lr": "0.01", "epochs": "4"}
+    assert run.data.tags["ray_aks.rerun.lr"] == "0.02"
 
 
 @pytest.mark.slow

@@ -111,7 +111,7 @@ def test_worker_death_resumes_from_the_last_checkpoint_and_mlflow_records_it(
         model_name="mnist-cnn-resume",
         tracking_uri=mlflow_server,
         max_failures=1,
-        fail_after_epoch=1,  # the last rank calls os._exit(1) once epoch 1's checkpoint is registered
+        fail_after_epoch=1,  # rank 0 calls os._exit(1) once epoch 1 is logged and its checkpoint registered
     )
     result = train_mnist(cfg)
 
@@ -135,7 +135,10 @@ def test_worker_death_resumes_from_the_last_checkpoint_and_mlflow_records_it(
     assert again.mlflow_run_id == result.mlflow_run_id
     assert [row["epoch"] for row in again.history] == [1, 2, 3, 4]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")].count(4) == 1
-    assert client.get_run(run.info.run_id).data.tags["ray_aks.driver_restarted"] == "true"
+    rerun = client.get_run(run.info.run_id)
+    assert rerun.data.tags["ray_aks.driver_restarted"] == "true"
+    assert rerun.data.params["epochs"] == "3" and rerun.data.tags["ray_aks.rerun.epochs"] == "4"
+    assert rerun.info.status == "FINISHED"
 
 
 def test_tracking_server_down_warns_and_still_writes_the_checkpoint(

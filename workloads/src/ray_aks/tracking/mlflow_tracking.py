@@ -68,6 +68,7 @@ class RunTracker:
     uri: str
     run_id: str | None = None
     problem: str | None = None
+    reopened: bool = False  # an earlier driver's run, continued
     _client: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -75,7 +76,7 @@ class RunTracker:
         return self.run_id is not None and self.problem is None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"uri": self.uri, "run_id": self.run_id, "problem": self.problem, "_client": None}
+        return self.__dict__ | {"_client": None}
 
     @property
     def client(self):
@@ -86,6 +87,10 @@ class RunTracker:
                 os.environ.setdefault(key, value)
             self._client = mlflow.MlflowClient(tracking_uri=self.uri)
         return self._client
+
+    def connect(self) -> None:
+        """Load MLflow and build the client up front (imports take seconds on a busy node)."""
+        self.call("connect", lambda: self.client)
 
     def call(self, what: str, fn: Callable[[], T]) -> T | None:
         """Run one tracking call; the first failure warns once and turns tracking off."""
@@ -107,10 +112,20 @@ class RunTracker:
         )
 
     def log_params(self, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
+        """Log params; on a reopened run, values that changed become `ray_aks.rerun.<name>` tags
+        (MLflow refuses to change a logged param)."""
+        from mlflow.entities import Param, RunTag
 
-        items = [Param(k, str(v)) for k, v in params.items()]
-        self.call("log params", lambda: self.client.log_batch(self.run_id, params=items))
+        def log() -> None:
+            values = {k: str(v) for k, v in params.items()}
+            logged = self.client.get_run(self.run_id).data.params if self.reopened else {}
+            new = [Param(k, v) for k, v in values.items() if k not in logged]
+            changed = [
+                RunTag(f"ray_aks.rerun.{k}", v) for k, v in values.items() if k in logged and logged[k] != v
+            ]
+            self.client.log_batch(self.run_id, params=new, tags=changed)
+
+        self.call("log params", log)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import time
@@ -160,6 +175,7 @@ def start_run(
         if resume_run_id:
             try:
                 client.update_run(resume_run_id, status="RUNNING")
+                tracker.reopened = True
                 return resume_run_id
             except Exception as err:  # the old run is gone (another server or a wiped store)
                 logger.info("cannot reopen MLflow run %s (%s); starting a new run", resume_run_id, err)

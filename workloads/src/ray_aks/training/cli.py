@@ -51,10 +51,17 @@ def check_input(check: Callable[[], object], param_hint: str) -> None:
 
 
 def check_mnist_dir(data_dir: str, download: bool) -> None:
+    import importlib.util
+
     from ray_aks.data.mnist import find_mnist_dir, load_mnist_dir
 
     if not download or find_mnist_dir(data_dir) is not None:
         check_input(lambda: load_mnist_dir(data_dir), "--data-dir")
+    elif importlib.util.find_spec("torchvision") is None:
+        raise typer.BadParameter(
+            "needs torchvision, which is not installed: pip install 'ray-aks-workloads[download]'",
+            param_hint="--download",
+        )
 
 
 def configure_logging() -> None:

@@ -54,7 +54,7 @@ class MnistTrainConfig(RayTrainSettings):
     experiment_name: str = "mnist-cnn"
     model_name: str = Field("mnist-cnn", min_length=1, description="MLflow registered model")
     model_alias: str | None = Field("champion", description="alias set on the new model version")
-    # Test-only fault injection: the last rank exits (os._exit) right after epoch N's checkpoint is
+    # Test-only fault injection: rank 0 exits (os._exit) right after epoch N's checkpoint is
     # registered, once, so a test can watch Ray Train restart the worker group and resume.
     fail_after_epoch: int | None = Field(None, ge=1)
 

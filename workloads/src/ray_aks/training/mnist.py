@@ -61,6 +61,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     data = load_mnist_dir(ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset))
     device = ray.train.torch.get_device()
+    if rank == 0:
+        tracker.connect()  # import mlflow now, not between a report and the next epoch
 
     model = MnistCNN(hidden=cfg.hidden)
     start_epoch, history, restarts, optimizer_state = 1, [], 0, None
@@ -117,8 +119,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             )
         if rank == 0:
             tracker.log_metrics({k: metrics[k] for k in EPOCH_METRICS}, step=epoch)
-        if cfg.fail_after_epoch == epoch and restarts == 0 and rank == world_size - 1:
-            ray.train.get_all_reported_checkpoints()  # returns once this epoch's checkpoint is registered
+        if cfg.fail_after_epoch == epoch and restarts == 0 and rank == 0:
+            # After its MLflow logging, and once Ray Train has registered this epoch's checkpoint.
+            ray.train.get_all_reported_checkpoints()
             logger.warning("fault injection: rank %d exits after epoch %d", rank, epoch)
             os._exit(1)
 
@@ -146,7 +149,7 @@ def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
     )
     if tracker.active:
         write_run_state(cfg.storage_path, run_name, {"mlflow_run_id": tracker.run_id})
-        if previous.get("mlflow_run_id") == tracker.run_id:
+        if tracker.reopened:
             tracker.set_tags({"ray_aks.driver_restarted": "true"})
         tracker.log_params(
             cfg.model_dump(exclude={"tracking_uri", "fail_after_epoch", "run_name"}) | {"run_name": run_name}
