@@ -75,7 +75,9 @@ def resolve_format(path: str | Path, input_format: str) -> str:
 def _read(path: str, input_format: str):
     import ray.data
 
-    readers = {"parquet": ray.data.read_parquet, "csv": ray.data.read_csv, "numpy": ray.data.read_numpy}
+    from ray_aks.training.ray_runtime import read_parquet
+
+    readers = {"parquet": read_parquet, "csv": ray.data.read_csv, "numpy": ray.data.read_numpy}
     return readers[input_format](path)
 
 

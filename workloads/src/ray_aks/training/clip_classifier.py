@@ -245,20 +245,20 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             tracker.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
 
 
-class ClassifierPredictor:
-    """Ray Data batch-inference UDF: embeddings -> predicted labels with the trained classifier."""
+def predict_batch(batch: dict[str, np.ndarray], checkpoint_dir: str) -> dict[str, np.ndarray]:
+    """Ray Data batch-inference step: embeddings -> predicted labels.
 
-    def __init__(self, checkpoint_dir: str):
-        from ray_aks.models.embedding_classifier import load_classifier
+    A task, not an actor pool: the head is a few KiB, so loading it per batch costs less than
+    starting a dedicated actor process.
+    """
+    import torch
 
-        self.model, _ = load_classifier(checkpoint_dir)
+    from ray_aks.models.embedding_classifier import load_classifier
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
-
-        with torch.inference_mode():
-            logits = self.model(torch.as_tensor(np.asarray(batch["embedding"], dtype=np.float32)))
-        return {"key": batch["key"], "label": batch["label"], "prediction": logits.argmax(dim=1).numpy()}
+    model, _ = load_classifier(checkpoint_dir)
+    with torch.inference_mode():
+        logits = model(torch.as_tensor(np.asarray(batch["embedding"], dtype=np.float32)))
+    return {"key": batch["key"], "label": batch["label"], "prediction": logits.argmax(dim=1).numpy()}
 
 
 def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
@@ -267,7 +267,7 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
     from ray.data.expressions import col
     from ray.train.torch import TorchTrainer
 
-    from ray_aks.training.ray_runtime import init_ray
+    from ray_aks.training.ray_runtime import init_ray, read_parquet, timed
 
     classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
@@ -283,13 +283,17 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
         | {"classes": classes, "images": len(items), "run_name": run_name}
     )
 
-    cache, cached = embed_images(cfg, items)
-    embeddings = ray.data.read_parquet(str(cache / "data"))
+    with timed("CLIP embedding"):
+        cache, cached = embed_images(cfg, items)
+    embeddings = read_parquet(str(cache / "data"))
     # Embeddings are small (a few KiB per image): hold the training split in the object store so
     # each epoch's shards come from memory instead of re-reading parquet.
-    train_ds = (
-        embeddings.filter(expr=col("split") == "train").select_columns(["embedding", "label"]).materialize()
-    )
+    with timed("loading the training split"):
+        train_ds = (
+            embeddings.filter(expr=col("split") == "train")
+            .select_columns(["embedding", "label"])
+            .materialize()
+        )
     test_ds = embeddings.filter(expr=col("split") == "test")
     in_dim = clip_embedding_dim(cfg.model)
     logger.info("CLIP embeddings (dim %d, cached=%s) at %s", in_dim, cached, cache)
@@ -316,7 +320,8 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
         ),
     )
     try:
-        result = trainer.fit()
+        with timed("classifier training"):
+            result = trainer.fit()
     except Exception:
         tracker.finish("FAILED")
         raise
@@ -324,13 +329,13 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
         raise RuntimeError(f"run {run_name} finished without a checkpoint under {cfg.storage_path}")
 
     with result.checkpoint.as_directory() as checkpoint_dir:
-        predictions = test_ds.map_batches(
-            ClassifierPredictor,
-            fn_constructor_kwargs={"checkpoint_dir": checkpoint_dir},
-            compute=ray.data.ActorPoolStrategy(size=1),
-            batch_size=256,
-            batch_format="numpy",
-        ).to_pandas()
+        with timed("batch inference on the held-out split"):
+            predictions = test_ds.map_batches(
+                predict_batch,
+                fn_kwargs={"checkpoint_dir": checkpoint_dir},
+                batch_size=1024,
+                batch_format="numpy",
+            ).to_pandas()
         return _finish(
             cfg, run_name, classes, tracker, result.checkpoint, checkpoint_dir, predictions, cache, cached
         )
