@@ -116,3 +116,18 @@ def test_unusable_input_path_is_a_usage_error_naming_the_option(
     assert message in " ".join(result.output.split())
     assert any(flag in result.output for flag in ("--data-dir", "--input", "--download"))
     assert "Traceback" not in result.output
+
+
+def test_commands_and_model_code_load_without_ray() -> None:
+    """CLI modules stay light (help is instant); model code and data readers never import Ray."""
+    code = (
+        "import sys\n"
+        "import ray_aks.training.cli, ray_aks.tuning.cli, ray_aks.preprocess.cli, ray_aks.data.cli\n"
+        "heavy = sorted({'ray', 'torch', 'mlflow', 'transformers'} & set(sys.modules))\n"
+        "assert not heavy, f'CLI modules import {heavy}'\n"
+        "import ray_aks.models.mnist_cnn, ray_aks.models.embedding_classifier, ray_aks.models.clip_embedder\n"
+        "import ray_aks.data.idx, ray_aks.data.mnist, ray_aks.training.epochs, ray_aks.training.report\n"
+        "assert 'ray' not in sys.modules, 'model code or a data reader imports ray'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr

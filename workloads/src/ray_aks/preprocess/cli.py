@@ -9,8 +9,12 @@ from ray_aks.training.cli import build_config, check_input, run_job
 
 
 def preprocess(
-    input: str = typer.Option(..., help="A parquet, CSV or .npy file, or a directory of them."),
-    output: str = typer.Option(..., help="New (or empty) directory for the normalised parquet files."),
+    input: str = typer.Option(
+        ..., help="A parquet, CSV or .npy file, or a directory of them (on shared storage in a cluster)."
+    ),
+    output: str = typer.Option(
+        ..., help="New (or empty) directory for the parquet output (shared storage in a cluster)."
+    ),
     input_format: str = typer.Option("auto", help="auto (from file suffixes), parquet, csv or numpy."),
     method: str = typer.Option(
         "standard",
