@@ -16,6 +16,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Training area: train, tune, preprocess and the data helper (Typer apps import nothing heavy).
+from ray_aks.data.cli import data_app  # noqa: E402
+from ray_aks.preprocess.cli import preprocess  # noqa: E402
+from ray_aks.training.cli import train_app  # noqa: E402
+from ray_aks.tuning.cli import tune  # noqa: E402
+
+app.add_typer(train_app, name="train")
+app.command("tune")(tune)
+app.command("preprocess")(preprocess)
+app.add_typer(data_app, name="data")
+
 
 def main() -> None:
     app()

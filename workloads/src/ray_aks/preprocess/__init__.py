@@ -1,0 +1,1 @@
+"""The Ray Data preprocessing job: records in, normalised parquet out."""

@@ -1,0 +1,1 @@
+"""Ray Train jobs: the MNIST CNN and the CLIP-embedding classifier (Ray glue; models in ray_aks.models)."""

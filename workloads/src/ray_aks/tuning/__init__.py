@@ -1,0 +1,1 @@
+"""Hyperparameter search with Ray Tune (ASHA) over the real MNIST training loop."""
