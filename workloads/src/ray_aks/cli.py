@@ -16,6 +16,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Serving and embedding (issue 4).
+from ray_aks.embedding.cli import embed  # noqa: E402
+from ray_aks.serving.cli import serve  # noqa: E402
+
+app.command("embed")(embed)
+app.command("serve")(serve)
+
 
 def main() -> None:
     app()
