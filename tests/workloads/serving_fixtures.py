@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -57,6 +58,11 @@ def concurrently(
 ) -> list[requests.Response]:
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(call, range(count)))
+
+
+def cli_text(output: str) -> str:
+    """CLI output with rich's error box and line wrapping undone, for matching whole messages."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())
 
 
 def minilm_path() -> str:

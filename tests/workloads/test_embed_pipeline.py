@@ -15,7 +15,7 @@ from ray_aks.embedding.config import EmbedConfig
 from ray_aks.embedding.pipeline import run_embedding
 from typer.testing import CliRunner
 
-from tests.workloads.serving_fixtures import build_tiny_clip, minilm_path
+from tests.workloads.serving_fixtures import build_tiny_clip, cli_text, minilm_path
 
 SENTENCES = [
     f"Sentence number {i} talks about {topic}."
@@ -112,26 +112,21 @@ def test_image_folder_gets_one_clip_vector_per_image(ray_local: None, tmp_path: 
 
 
 def test_bad_flags_get_usage_not_a_traceback(tmp_path: Path) -> None:
-    runner = CliRunner()
     (tmp_path / "in.txt").write_text("hello\n")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "old.parquet").write_bytes(b"")
+    text_in = ["embed", "--input", str(tmp_path / "in.txt")]
     cases = {
-        ("--batch-size", "0"): "Invalid value for '--batch-size'",
-        ("--kind", "video"): "Invalid value for '--kind'",
-        ("--input-format", "images"): "kind=text reads text lines or parquet",
+        ("--output", "o", "--batch-size", "0"): "Invalid value for '--batch-size'",
+        ("--output", "o", "--kind", "video"): "Invalid value for '--kind'",
+        ("--output", "o", "--input-format", "images"): "kind=text reads text lines or parquet, not images",
+        # Checked before Ray starts: a full output directory is refused without --overwrite.
+        ("--output", str(tmp_path / "full")): "is not empty; pass --overwrite to replace it",
     }
     for extra, message in cases.items():
-        result = runner.invoke(
-            cli.app, ["embed", "--input", str(tmp_path / "in.txt"), "--output", "o", *extra]
-        )
+        result = CliRunner().invoke(cli.app, [*text_in, *extra])
         assert result.exit_code == 2, result.output
-        assert "Usage:" in result.output and message in result.output
-    missing = runner.invoke(cli.app, ["embed", "--input", str(tmp_path / "nope"), "--output", "o"])
-    assert missing.exit_code == 2 and "does not exist" in missing.output
-    # Checked before Ray starts: a full output directory is refused without --overwrite.
-    full = runner.invoke(
-        cli.app, ["embed", "--input", str(tmp_path / "in.txt"), "--output", str(tmp_path / "full")]
-    )
-    assert full.exit_code == 2 and "is not empty; pass --overwrite" in full.output
+        assert "Usage:" in result.output and message in cli_text(result.output)
+    missing = CliRunner().invoke(cli.app, ["embed", "--input", str(tmp_path / "nope"), "--output", "o"])
+    assert missing.exit_code == 2 and "does not exist" in cli_text(missing.output)
     assert (tmp_path / "full" / "old.parquet").exists()

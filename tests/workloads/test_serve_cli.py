@@ -13,46 +13,44 @@ import yaml
 from ray_aks import cli
 from typer.testing import CliRunner
 
-from tests.workloads.serving_fixtures import OFFLINE_ENV, build_tiny_gpt2, serve_base_url
+from tests.workloads.serving_fixtures import OFFLINE_ENV, build_tiny_gpt2, cli_text, serve_base_url
+
+
+def usage_error(*args: str) -> str:
+    """Run the CLI expecting a usage error (exit 2, no traceback); return its message as plain text."""
+    result = CliRunner().invoke(cli.app, list(args))
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output and "Traceback" not in result.output
+    return cli_text(result.output)
 
 
 def test_help_lists_embed_and_serve_without_importing_ray() -> None:
     code = "import sys, ray_aks.cli; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
-    assert (
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        == "[]"
-    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
     result = CliRunner().invoke(cli.app, ["--help"])
     assert result.exit_code == 0
     assert "embed" in result.output and "serve" in result.output
 
 
 def test_bad_flags_and_args_get_usage(tmp_path: Path) -> None:
-    runner = CliRunner()
-    unknown_app = runner.invoke(cli.app, ["serve", "--app", "resnet"])
-    assert unknown_app.exit_code == 2 and "Invalid value for '--app'" in unknown_app.output
-
-    bad_port = runner.invoke(cli.app, ["serve", "--port", "70000"])
-    assert bad_port.exit_code == 2 and "Invalid value for '--port'" in bad_port.output
+    assert "Invalid value for '--app'" in usage_error("serve", "--app", "resnet")
+    assert "Invalid value for '--port'" in usage_error("serve", "--port", "70000")
 
     (tmp_path / "unknown.yaml").write_text(yaml.safe_dump({"resnet": {}}))
-    unknown = runner.invoke(cli.app, ["serve", "--args-file", str(tmp_path / "unknown.yaml")])
-    assert unknown.exit_code == 2 and "unknown apps: resnet" in unknown.output
+    assert "unknown apps: resnet" in usage_error("serve", "--args-file", str(tmp_path / "unknown.yaml"))
 
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"mnist": {"user_config": {"max_batch_size": 0}}}))
-    bad = runner.invoke(cli.app, ["serve", "--app", "mnist", "--args-file", str(tmp_path / "bad.yaml")])
-    assert bad.exit_code == 2
+    message = usage_error("serve", "--app", "mnist", "--args-file", str(tmp_path / "bad.yaml"))
     assert (
-        "invalid args for ray_aks.serving.mnist:app: user_config.max_batch_size: Input should be"
-        in bad.output
+        "invalid args for ray_aks.serving.mnist:app: user_config.max_batch_size: Input should be" in message
     )
 
-    bad_uri = runner.invoke(cli.app, ["serve", "--app", "mnist", "--mnist-model", "models:/mnist-cnn"])
-    assert (
-        bad_uri.exit_code == 2 and "use models:/<name>@<alias> or models:/<name>/<version>" in bad_uri.output
-    )
+    message = usage_error("serve", "--app", "mnist", "--mnist-model", "models:/mnist-cnn")
+    assert "use models:/<name>@<alias> or models:/<name>/<version>" in message
+
+    message = usage_error("serve", "--app", "textgen", "--no-block")
+    assert "--no-block needs --address (or RAY_ADDRESS) of a running Ray cluster" in message
 
 
 @pytest.mark.slow
