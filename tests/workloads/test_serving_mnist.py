@@ -13,7 +13,14 @@ import requests
 from ray_aks.data.digits import digits_28x28
 from ray_aks.serving import mnist
 
-from tests.workloads.serving_fixtures import REPLICA, b64, concurrently, deployed, png_bytes
+from tests.workloads.serving_fixtures import (
+    REPLICA,
+    assert_no_server_errors,
+    b64,
+    concurrently,
+    deployed,
+    png_bytes,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -266,3 +273,7 @@ def test_checkpoint_directory_source_loads_the_same_model(tmp_path, digits) -> N
     batch = torch.from_numpy(digits.test_images[:4]).float().div(255).unsqueeze(1)
     with torch.inference_mode():
         assert torch.allclose(original(batch), loaded(batch))
+
+
+def test_fuzzed_requests_from_the_openapi_schema_never_get_5xx(url: str) -> None:
+    assert assert_no_server_errors(url) >= 15

@@ -7,7 +7,14 @@ import pytest
 import requests
 from ray_aks.serving import textgen
 
-from tests.workloads.serving_fixtures import OFFLINE_ENV, REPLICA, TINY_CORPUS, build_tiny_gpt2, deployed
+from tests.workloads.serving_fixtures import (
+    OFFLINE_ENV,
+    REPLICA,
+    TINY_CORPUS,
+    assert_no_server_errors,
+    build_tiny_gpt2,
+    deployed,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +123,7 @@ def test_openapi_states_the_configured_limits_with_examples(url: str) -> None:
     assert request["examples"][0] == {"input": "Once upon a time"}
     assert {"200", "408", "413", "422"} <= set(schema["paths"]["/text/simple-gen"]["post"]["responses"])
     assert requests.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+
+
+def test_fuzzed_requests_from_the_openapi_schema_never_get_5xx(url: str) -> None:
+    assert assert_no_server_errors(url) >= 15
