@@ -63,7 +63,11 @@ def champion(mlflow_server: str, digits) -> str:
     mlflow.set_tracking_uri(mlflow_server)
     mlflow.set_experiment("serving-tests")
     with mlflow.start_run():
-        info = mlflow.pytorch.log_model(model, name="model", registered_model_name="mnist-cnn")
+        # MLflow 3 exports the model with torch.export (pt2): it needs an example batch (> 1 for a
+        # dynamic batch dimension) and keeps the mode it is exported in, hence eval() above.
+        info = mlflow.pytorch.log_model(
+            model, name="model", registered_model_name="mnist-cnn", input_example=images[:2].numpy()
+        )
     mlflow.MlflowClient(mlflow_server).set_registered_model_alias(
         "mnist-cnn", "champion", info.registered_model_version
     )

@@ -32,7 +32,15 @@ def is_mlflow_uri(source: str) -> bool:
 
 
 def load_mnist_model(source: str, tracking_uri: str | None = None, device: str = "cpu"):
-    """Return the model in eval mode on `device`."""
+    """Return the model, ready for inference, on `device`.
+
+    MLflow 3 logs PyTorch models as torch.export programs ("pt2", the default: needs an
+    input_example, batch > 1 for a dynamic batch dimension) or pickles (which MLflow refuses to
+    load unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true). An exported program keeps the mode it
+    was exported in (log the model after .eval()) and cannot be switched with .eval().
+    """
+    import torch
+
     if is_mlflow_uri(source):
         import mlflow
 
@@ -42,9 +50,13 @@ def load_mnist_model(source: str, tracking_uri: str | None = None, device: str =
                 f"{source} needs an MLflow tracking URI: set MLFLOW_TRACKING_URI or tracking_uri"
             )
         mlflow.set_tracking_uri(uri)
-        model = mlflow.pytorch.load_model(source, map_location=device)
-    else:
-        from ray_aks.models.mnist_cnn import load_checkpoint
+        # Loaded on CPU, then moved: MLflow refuses a device argument for exported programs.
+        model = mlflow.pytorch.load_model(source).to(device)
+        if isinstance(model, torch.fx.GraphModule):
+            return model  # an exported program: already in its exported (eval) mode
+        return model.eval()
 
-        model, _ = load_checkpoint(source, map_location=device)
+    from ray_aks.models.mnist_cnn import load_checkpoint
+
+    model, _ = load_checkpoint(source, map_location=device)
     return model.to(device).eval()
