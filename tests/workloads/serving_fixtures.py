@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 # Small replicas: 2 CPUs are shared with Ray Data and Ray Train tests.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
@@ -31,13 +31,29 @@ _serve_port: int | None = None
 def serve_base_url() -> str:
     """Start Serve (once per process) on the session's Ray and return the proxy's base URL."""
     global _serve_port
+    import ray
     from ray import serve
 
     if _serve_port is None:
         port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        options = {"host": "127.0.0.1", "port": port}
+        try:
+            serve.start(http_options=options)
+        except (ray.exceptions.ActorDiedError, TimeoutError):
+            # On a loaded machine the controller can restart a slow-starting proxy while
+            # serve.start waits on the first one; the controller is up, so connect to it.
+            serve.start(http_options=options)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _proxy_healthy(url), timeout=300, what=f"Serve's HTTP proxy at {url}")
         _serve_port = port
     return f"http://127.0.0.1:{_serve_port}"
+
+
+def _proxy_healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/-/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 @contextmanager
