@@ -1,11 +1,16 @@
 """The text-generation app with a tiny GPT-2 built here, loaded through the same from_pretrained
-path a hub id takes, on a real local Serve over real HTTP."""
+path a hub id takes, deployed with `ray-aks serve` (serve.run on the builder) onto the session's
+Serve and queried over real HTTP at the URL the command prints."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
-from ray_aks.serving import textgen
+import yaml
+from ray_aks import cli
+from typer.testing import CliRunner
 
 from tests.workloads.serving_fixtures import (
     OFFLINE_ENV,
@@ -13,7 +18,7 @@ from tests.workloads.serving_fixtures import (
     TINY_CORPUS,
     assert_no_server_errors,
     build_tiny_gpt2,
-    deployed,
+    serve_base_url,
 )
 
 pytestmark = pytest.mark.slow
@@ -22,18 +27,40 @@ LIMITS = {"max_input_chars": 200, "max_new_tokens_limit": 16, "max_temperature":
 
 
 @pytest.fixture(scope="module")
-def url(ray_local: None, tmp_path_factory: pytest.TempPathFactory):
-    model_dir = build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+def cli_run(ray_local: None, tmp_path_factory: pytest.TempPathFactory):
+    from ray import serve
+
+    root = tmp_path_factory.mktemp("textgen")
+    model_dir = build_tiny_gpt2(root / "tiny-gpt2")
     args = {
         **REPLICA,
         "ray_actor_options": {"num_cpus": 0.5, "runtime_env": {"env_vars": OFFLINE_ENV}},
-        "model": str(model_dir),
         **LIMITS,
         "user_config": {"default_max_new_tokens": 6},
     }
-    # Root prefix: the seed's client posts to /text/simple-gen.
-    with deployed(textgen.app(args), "textgen", "/") as app_url:
-        yield app_url
+    (root / "args.yaml").write_text(yaml.safe_dump({"textgen": args}))
+    base = serve_base_url()  # the command finds Serve running on the session's Ray
+    command = ["serve", "--app", "textgen", "--textgen-model", str(model_dir)]
+    command += ["--args-file", str(root / "args.yaml"), "--port", base.rsplit(":", 1)[1], "--no-block"]
+    result = CliRunner().invoke(cli.app, command)
+    try:
+        assert result.exit_code == 0, result.output
+        yield base, result.output
+    finally:
+        serve.delete("textgen")
+
+
+@pytest.fixture(scope="module")
+def url(cli_run) -> str:
+    printed = re.search(r"^textgen: (\S+)", cli_run[1], re.MULTILINE)
+    assert printed, cli_run[1]
+    return printed.group(1)
+
+
+def test_serve_command_prints_the_app_url(cli_run, url: str) -> None:
+    base, output = cli_run
+    assert url == base  # one app: route prefix /, so the seed's client posts to /text/simple-gen
+    assert "POST /text/simple-gen" in output
 
 
 def generate(url: str, body) -> requests.Response:
