@@ -68,11 +68,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError(f"mlflow server exited with {proc.returncode}; see {root / 'server.log'}")
         try:
             return requests.get(f"{uri}/health", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     try:
-        wait_for(healthy, timeout=120, what=f"mlflow server at {uri}")
+        wait_for(healthy, timeout=900, what=f"mlflow server at {uri}")
         yield uri
     finally:
         _stop_group(proc)

@@ -34,14 +34,15 @@ def cli_run(ray_local: None, tmp_path_factory: pytest.TempPathFactory):
     model_dir = build_tiny_gpt2(root / "tiny-gpt2")
     args = {
         **REPLICA,
-        "ray_actor_options": {"num_cpus": 0.5, "runtime_env": {"env_vars": OFFLINE_ENV}},
+        "ray_actor_options": {"runtime_env": {"env_vars": OFFLINE_ENV}},  # num_cpus: the flag below
         **LIMITS,
         "user_config": {"default_max_new_tokens": 6},
     }
     (root / "args.yaml").write_text(yaml.safe_dump({"textgen": args}))
     base = serve_base_url()  # the command finds Serve running on the session's Ray
     command = ["serve", "--app", "textgen", "--textgen-model", str(model_dir)]
-    command += ["--args-file", str(root / "args.yaml"), "--port", base.rsplit(":", 1)[1], "--no-block"]
+    command += ["--args-file", str(root / "args.yaml"), "--num-cpus", "0.5"]
+    command += ["--port", base.rsplit(":", 1)[1], "--no-block"]
     result = CliRunner().invoke(cli.app, command)
     try:
         assert result.exit_code == 0, result.output

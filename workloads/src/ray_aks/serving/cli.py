@@ -65,6 +65,9 @@ def serve(
     embeddings_model: str | None = typer.Option(
         None, help="sentence-transformers model: hub id or local dir."
     ),
+    num_cpus: float | None = typer.Option(
+        None, min=0, help="CPUs reserved per replica (default 1; e.g. 0.5 to fit all apps on 2 cores)."
+    ),
     args_file: Path | None = typer.Option(
         None, help="YAML/JSON mapping app name -> builder args (as in serveConfigV2); flags override it."
     ),
@@ -84,6 +87,8 @@ def serve(
     for name in names:
         module = importlib.import_module(BUILDERS[name])
         args = {**all_args.get(name, {}), **{k: v for k, v in overrides[name].items() if v is not None}}
+        if num_cpus is not None:
+            args["ray_actor_options"] = {**args.get("ray_actor_options", {}), "num_cpus": num_cpus}
         try:
             applications[name] = module.app(args)
         except ValueError as err:
