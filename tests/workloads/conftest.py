@@ -72,7 +72,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return False
 
     try:
-        wait_for(healthy, timeout=120, what=f"mlflow server at {uri}")
+        wait_for(healthy, timeout=900, what=f"mlflow server at {uri}")
         yield uri
     finally:
         _stop_group(proc)

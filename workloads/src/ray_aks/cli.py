@@ -27,6 +27,13 @@ app.command("tune")(tune)
 app.command("preprocess")(preprocess)
 app.add_typer(data_app, name="data")
 
+# Serving and embedding area.
+from ray_aks.embedding.cli import embed  # noqa: E402
+from ray_aks.serving.cli import serve  # noqa: E402
+
+app.command("embed")(embed)
+app.command("serve")(serve)
+
 
 def main() -> None:
     app()

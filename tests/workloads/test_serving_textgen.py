@@ -1,0 +1,157 @@
+"""The text-generation app with a tiny GPT-2 built here, loaded through the same from_pretrained
+path a hub id takes, deployed with `ray-aks serve` (serve.run on the builder) onto the session's
+Serve and queried over real HTTP at the URL the command prints."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+import yaml
+from ray_aks import cli
+from typer.testing import CliRunner
+
+from tests.workloads.serving_fixtures import (
+    OFFLINE_ENV,
+    REPLICA,
+    TINY_CORPUS,
+    assert_no_server_errors,
+    build_tiny_gpt2,
+    serve_base_url,
+)
+
+pytestmark = pytest.mark.slow
+
+LIMITS = {"max_input_chars": 200, "max_new_tokens_limit": 16, "max_temperature": 1.5}
+
+
+@pytest.fixture(scope="module")
+def cli_run(ray_local: None, tmp_path_factory: pytest.TempPathFactory):
+    from ray import serve
+
+    root = tmp_path_factory.mktemp("textgen")
+    model_dir = build_tiny_gpt2(root / "tiny-gpt2")
+    args = {
+        **REPLICA,
+        "ray_actor_options": {"runtime_env": {"env_vars": OFFLINE_ENV}},  # num_cpus: the flag below
+        **LIMITS,
+        "user_config": {"default_max_new_tokens": 6},
+    }
+    (root / "args.yaml").write_text(yaml.safe_dump({"textgen": args}))
+    base = serve_base_url()  # the command finds Serve running on the session's Ray
+    command = ["serve", "--app", "textgen", "--textgen-model", str(model_dir)]
+    command += ["--args-file", str(root / "args.yaml"), "--num-cpus", "0.5"]
+    command += ["--port", base.rsplit(":", 1)[1], "--no-block"]
+    result = CliRunner().invoke(cli.app, command)
+    try:
+        assert result.exit_code == 0, result.output
+        yield base, result.output
+    finally:
+        serve.delete("textgen")
+
+
+@pytest.fixture(scope="module")
+def url(cli_run) -> str:
+    printed = re.search(r"^textgen: (\S+)", cli_run[1], re.MULTILINE)
+    assert printed, cli_run[1]
+    return printed.group(1)
+
+
+def test_serve_command_prints_the_app_url(cli_run, url: str) -> None:
+    base, output = cli_run
+    assert url == base  # one app: route prefix /, so the seed's client posts to /text/simple-gen
+    assert "POST /text/simple-gen" in output
+
+
+def generate(url: str, body) -> requests.Response:
+    return requests.post(f"{url}/text/simple-gen", json=body, timeout=60)
+
+
+def test_seed_client_gets_the_pipeline_shape(url: str) -> None:
+    response = generate(url, {"input": "Once upon a time"})
+    assert response.status_code == 200
+    body = response.json()
+    assert isinstance(body, list) and len(body) == 1
+    assert set(body[0]) == {"generated_text"}
+    assert body[0]["generated_text"].startswith("Once upon a time")
+
+
+def test_greedy_by_default_so_answers_repeat(url: str) -> None:
+    first = generate(url, {"input": TINY_CORPUS[0][:20]}).json()
+    second = generate(url, {"input": TINY_CORPUS[0][:20]}).json()
+    assert first == second
+
+
+def test_generation_params_within_limits_are_accepted(url: str) -> None:
+    response = generate(url, {"input": "The robot", "max_new_tokens": 16, "temperature": 0.9, "top_p": 0.8})
+    assert response.status_code == 200
+    assert response.json()[0]["generated_text"].startswith("The robot")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"input": "x", "max_new_tokens": 17}, "Input should be less than or equal to 16"),
+        ({"input": "x", "max_new_tokens": 0}, "Input should be greater than or equal to 1"),
+        ({"input": "x", "temperature": 1.6}, "Input should be less than or equal to 1.5"),
+        ({"input": "x", "top_p": 0}, "Input should be greater than 0"),
+        ({"input": "x", "max_new_tokens": "5"}, "Input should be a valid integer"),
+        ({"input": "y" * 201}, "String should have at most 200 characters"),
+        ({"input": ""}, "String should have at least 1 character"),
+        ({"input": 42}, "Input should be a valid string"),
+        ({"prompt": "x"}, "Field required"),
+        ({"input": "x", "max_tokens": 5}, "Extra inputs are not permitted"),
+        (["Once upon a time"], "Input should be a valid dictionary"),
+    ],
+    ids=[
+        "tokens-over-limit",
+        "zero-tokens",
+        "hot",
+        "top-p-zero",
+        "string-number",
+        "too-long",
+        "empty",
+        "wrong-type",
+        "missing-input",
+        "unknown-field",
+        "not-an-object",
+    ],
+)
+def test_bad_request_gets_422_with_the_reason(url: str, body, reason: str) -> None:
+    response = generate(url, body)
+    assert response.status_code == 422
+    assert reason in response.text
+
+
+def test_nan_gets_422_not_500(url: str) -> None:
+    response = requests.post(
+        f"{url}/text/simple-gen",
+        data=b'{"input": "x", "temperature": NaN}',
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 422
+    assert "finite number" in response.text
+
+
+def test_prompt_longer_than_the_context_gets_422(url: str) -> None:
+    # 200 characters of single-byte tokens exceed the tiny model's 128-token context.
+    response = generate(url, {"input": "~`" * 100, "max_new_tokens": 16})
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "input"]
+    assert "exceeds the model's context of 128 tokens" in detail["msg"]
+
+
+def test_openapi_states_the_configured_limits_with_examples(url: str) -> None:
+    schema = requests.get(f"{url}/openapi.json", timeout=30).json()
+    request = schema["components"]["schemas"]["SimpleGenRequest"]
+    assert request["properties"]["input"]["maxLength"] == 200
+    assert request["examples"][0] == {"input": "Once upon a time"}
+    assert {"200", "408", "413", "422"} <= set(schema["paths"]["/text/simple-gen"]["post"]["responses"])
+    assert requests.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+
+
+def test_fuzzed_requests_from_the_openapi_schema_never_get_5xx(url: str) -> None:
+    assert assert_no_server_errors(url) >= 15

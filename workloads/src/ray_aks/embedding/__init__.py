@@ -1,0 +1,1 @@
+"""Batch embedding with Ray Data: `ray-aks embed` (text lines, parquet or an image folder -> parquet)."""

@@ -1,0 +1,75 @@
+"""Typed config of the batch embedding pipeline (what `ray-aks embed` flags fill in)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_IMAGE_MODEL = "openai/clip-vit-base-patch32"
+
+
+class Kind(StrEnum):
+    text = "text"
+    image = "image"
+
+
+class InputFormat(StrEnum):
+    auto = "auto"  # image folder for images; parquet for *.parquet paths; text lines otherwise
+    lines = "lines"
+    parquet = "parquet"
+    images = "images"
+
+
+class EmbedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: str = Field(min_length=1, description="File or directory: text lines, parquet, or images.")
+    output: str = Field(min_length=1, description="Directory the parquet files are written to.")
+    kind: Kind = Kind.text
+    input_format: InputFormat = InputFormat.auto
+    model: str | None = Field(None, description="Hub id or local directory (default depends on kind).")
+    text_column: str = Field("text", min_length=1, description="Text column of parquet input.")
+    id_column: str | None = Field(None, description="Column to use as id; generated when unset.")
+    batch_size: int = Field(256, ge=1, le=1_000_000, description="Rows per map_batches call.")
+    encode_batch_size: int = Field(64, ge=1, le=100_000, description="Texts per forward pass (text kind).")
+    concurrency: int = Field(1, ge=1, le=10_000, description="Embedding actors.")
+    num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per embedding actor.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per embedding actor; > 0 runs on CUDA.")
+    torch_threads: int | None = Field(None, ge=1, description="torch threads per actor (default num_cpus).")
+    keep_input: bool = Field(True, description="Keep the text (or image path) next to the vector.")
+    limit: int | None = Field(None, ge=1, description="Embed only the first N rows (smoke runs).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmbedConfig:
+        fmt = self.resolved_format
+        if self.kind is Kind.image and fmt is not InputFormat.images:
+            raise ValueError("kind=image reads an image folder: use input_format auto or images")
+        if self.kind is Kind.text and fmt is InputFormat.images:
+            raise ValueError("kind=text reads text lines or parquet, not images")
+        return self
+
+    @property
+    def resolved_format(self) -> InputFormat:
+        if self.input_format is not InputFormat.auto:
+            return self.input_format
+        if self.kind is Kind.image:
+            return InputFormat.images
+        path = Path(self.input)
+        if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+            return InputFormat.parquet
+        return InputFormat.lines
+
+    @property
+    def resolved_model(self) -> str:
+        return self.model or (DEFAULT_TEXT_MODEL if self.kind is Kind.text else DEFAULT_IMAGE_MODEL)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.num_gpus > 0 else "cpu"
+
+    @property
+    def threads(self) -> int:
+        return self.torch_threads or max(1, round(self.num_cpus))

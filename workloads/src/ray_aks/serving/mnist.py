@@ -1,0 +1,210 @@
+"""`ray_aks.serving.mnist:app`: the MNIST classifier behind FastAPI, with dynamic batching.
+
+POST /predict takes JSON {"data": 28x28 numbers in [0, 1]}, JSON {"image": "<base64 PNG/JPEG>"}
+or a raw image body (Content-Type: image/*) and answers {"prediction", "confidence",
+"probabilities"}. GET /healthz answers once the model is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Protocol
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ray import serve
+from ray.serve import Application
+
+from ray_aks.serving.config import BatchedRuntime, DeploymentArgs, parse_args
+from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api, raise_validation_error
+from ray_aks.serving.images import IMAGE_SIZE, ImageDecodeError, decode_base64, to_mnist_pixels
+from ray_aks.serving.model_source import check_model_source
+
+IMPORT_PATH = "ray_aks.serving.mnist:app"
+DEFAULT_MODEL = "models:/mnist-cnn@champion"
+NUM_CLASSES = 10
+
+
+class MnistArgs(DeploymentArgs):
+    """Builder args of the MNIST app (serveConfigV2 `args`)."""
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="models:/<name>@<alias>, models:/<name>/<version>, or a checkpoint directory.",
+    )
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI (default: MLFLOW_TRACKING_URI).")
+    max_image_pixels: int = Field(
+        16_000_000, ge=1, description="Decoded images with more pixels get 400 (decompression bombs)."
+    )
+    user_config: BatchedRuntime = Field(
+        default_factory=BatchedRuntime, description="Runtime knobs, changeable in place."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model_source(cls, value: str) -> str:
+        return check_model_source(value)
+
+
+Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+PixelRow = Annotated[list[Pixel], Field(min_length=IMAGE_SIZE, max_length=IMAGE_SIZE)]
+PixelGrid = Annotated[list[PixelRow], Field(min_length=IMAGE_SIZE, max_length=IMAGE_SIZE)]
+
+# A "1": the stroke in columns 12-15 of rows 4-23.
+EXAMPLE_DATA = [[1.0 if 4 <= r <= 23 and 12 <= c <= 15 else 0.0 for c in range(28)] for r in range(28)]
+# A 7 from scikit-learn's digits, 28x28 PNG.
+EXAMPLE_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAfElEQVR42rXQwQ2CQBRF0cOEAqYErADsADrACqzBCixh6MAS"
+    "jBVoCZRCCS6QuDNEhrv6+cm7eXn8S7EcFXcaBi6fX/iVDKu0T/AgcWTcpi1BpOLESCJubjtrJw603JZBsmhnEg2o822LnisdU9"
+    "a2Z15fZx5tpKdbnwx24Q2+zw7WupL49AAAAABJRU5ErkJggg=="
+)
+
+
+class PredictJSON(BaseModel):
+    """Exactly one of `data` (pixels) or `image` (base64 PNG or JPEG)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: PixelGrid | None = Field(None, description="28 rows of 28 pixel intensities in [0, 1].")
+    image: str | None = Field(None, min_length=1, description="A base64 PNG or JPEG (a data: URL works too).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredictJSON:
+        if (self.data is None) == (self.image is None):
+            raise ValueError("give exactly one of 'data' (28x28 pixels) or 'image' (base64)")
+        return self
+
+
+class Prediction(BaseModel):
+    prediction: int = Field(ge=0, le=NUM_CLASSES - 1, description="The most probable digit.")
+    confidence: float = Field(ge=0, le=1, description="Its probability.")
+    probabilities: list[float] = Field(description="Probability of each digit 0-9.")
+
+
+class MnistBackend(Protocol):
+    """What the HTTP layer needs: the Serve replica below, or a plain server in a benchmark."""
+
+    args: MnistArgs
+    runtime: BatchedRuntime
+
+    async def classify(self, pixels: np.ndarray) -> tuple[np.ndarray, int]: ...
+
+
+def _predict_request_body() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "required": True,
+        "description": "JSON pixels, JSON base64 image, or the raw image bytes.",
+        "content": {
+            "application/json": {
+                "schema": PredictJSON.model_json_schema(),
+                "examples": {
+                    "pixels": {"summary": "28x28 pixels in [0, 1]", "value": {"data": EXAMPLE_DATA}},
+                    "image": {"summary": "base64 PNG", "value": {"image": EXAMPLE_PNG_BASE64}},
+                },
+            },
+            "image/png": binary,
+            "image/jpeg": binary,
+        },
+    }
+
+
+async def read_pixels(request: Request, max_pixels: int) -> np.ndarray:
+    """The request's image as (28, 28) float32; 4xx with the reason for anything unusable."""
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    body = await request.body()
+    try:
+        if media.startswith("image/"):
+            return to_mnist_pixels(body, max_pixels)
+        if media == "application/json" or media.endswith("+json"):
+            try:
+                parsed = PredictJSON.model_validate_json(body)
+            except ValidationError as err:
+                raise_validation_error(err.errors(include_url=False))
+            if parsed.data is not None:
+                return np.asarray(parsed.data, dtype=np.float32)
+            return to_mnist_pixels(decode_base64(parsed.image or ""), max_pixels)
+    except ImageDecodeError as err:
+        raise HTTPException(400, str(err)) from None
+    raise HTTPException(415, f"unsupported content-type {media!r}: send application/json or an image/* body")
+
+
+def build_api(backend: MnistBackend) -> FastAPI:
+    api = create_api(
+        title="MNIST digit classifier",
+        description="Classifies a 28x28 handwritten digit. Requests are batched across clients.",
+        limits=lambda: backend.runtime,
+    )
+
+    @api.post(
+        "/predict",
+        response_model=Prediction,
+        summary="Classify one digit",
+        openapi_extra={"requestBody": _predict_request_body()},
+        responses={
+            400: {"description": "Bad base64, not an image, or an image too large to decode."},
+            415: {"description": "Content-Type is neither JSON nor image/*."},
+            **BODY_ERRORS,
+        },
+    )
+    async def predict(request: Request, response: Response) -> Prediction:
+        pixels = await read_pixels(request, backend.args.max_image_pixels)
+        probabilities, batch_size = await backend.classify(pixels)
+        response.headers[BATCH_SIZE_HEADER] = str(batch_size)
+        best = int(probabilities.argmax())
+        return Prediction(
+            prediction=best, confidence=float(probabilities[best]), probabilities=probabilities.tolist()
+        )
+
+    @api.get("/healthz", summary="Ready once the model is loaded")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "model": backend.args.model}
+
+    return api
+
+
+@serve.deployment(name="MnistService")
+@serve.ingress()
+class MnistService:
+    """One replica: the model, a batch queue, and a FastAPI app built after the model loads."""
+
+    def __init__(self, args: dict[str, Any]):
+        import torch
+
+        from ray_aks.serving.model_source import load_mnist_model
+
+        self.args = MnistArgs.model_validate(args)
+        torch.set_num_threads(self.args.threads)
+        self.device = self.args.device
+        self.model = load_mnist_model(self.args.model, self.args.tracking_uri, self.device)
+        self.runtime = self.args.user_config
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self.runtime = BatchedRuntime.model_validate(user_config)
+        self.classify.set_max_batch_size(self.runtime.max_batch_size)
+        self.classify.set_batch_wait_timeout_s(self.runtime.batch_wait_timeout_s)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def classify(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+        # The forward pass runs in a thread so the event loop keeps queueing the next batch.
+        probabilities = await asyncio.to_thread(self._forward, np.stack(images))
+        return [(row, len(images)) for row in probabilities]
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(batch).unsqueeze(1).to(self.device))
+            return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return build_api(self)
+
+
+def app(args: MnistArgs | dict[str, Any]) -> Application:
+    """serveConfigV2 builder: `import_path: ray_aks.serving.mnist:app` with `args:` as in MnistArgs."""
+    parsed = parse_args(MnistArgs, args, IMPORT_PATH)
+    return MnistService.options(**parsed.deployment_options(parsed.user_config)).bind(
+        parsed.model_dump(mode="json")
+    )

@@ -1,0 +1,157 @@
+"""`ray_aks.serving.textgen:app`: the seed's text generation at POST /text/simple-gen.
+
+The seed's client sends {"input": "..."} and gets what transformers' text-generation pipeline
+returns: [{"generated_text": "<input><continuation>"}]. Optional max_new_tokens, temperature
+(0 = greedy) and top_p are bounded by the builder args; their defaults are runtime knobs.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the request class built in build_api.
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from ray import serve
+from ray.serve import Application
+
+from ray_aks.serving.config import DeploymentArgs, HttpLimits, parse_args
+from ray_aks.serving.http import BODY_ERRORS, create_api, raise_validation_error
+
+IMPORT_PATH = "ray_aks.serving.textgen:app"
+DEFAULT_MODEL = "distilgpt2"
+EXAMPLE_PROMPT = "Once upon a time"
+
+
+class TextgenRuntime(HttpLimits):
+    """Runtime knobs (user_config): generation defaults for requests that leave a field out."""
+
+    default_max_new_tokens: int = Field(50, ge=1, description="New tokens when a request gives none.")
+    default_temperature: float = Field(0.0, ge=0, description="0 decodes greedily; > 0 samples.")
+    default_top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass when sampling.")
+
+
+class TextgenArgs(DeploymentArgs):
+    """Builder args of the text-generation app (serveConfigV2 `args`)."""
+
+    model: str = Field(DEFAULT_MODEL, min_length=1, description="Hub id or local save_pretrained directory.")
+    max_input_chars: int = Field(2000, ge=1, le=1_000_000, description="Longest accepted `input`.")
+    max_new_tokens_limit: int = Field(256, ge=1, le=8192, description="Largest accepted max_new_tokens.")
+    max_temperature: float = Field(2.0, ge=0, le=100, description="Largest accepted temperature.")
+    max_ongoing_requests: int = Field(4, ge=1, description="Generations one replica runs at once.")
+    user_config: TextgenRuntime = Field(default_factory=TextgenRuntime)
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> "TextgenArgs":
+        check_runtime(self.user_config, self)
+        return self
+
+
+def check_runtime(runtime: TextgenRuntime, args: TextgenArgs) -> TextgenRuntime:
+    if runtime.default_max_new_tokens > args.max_new_tokens_limit:
+        raise ValueError(
+            f"default_max_new_tokens={runtime.default_max_new_tokens} is above "
+            f"max_new_tokens_limit={args.max_new_tokens_limit}"
+        )
+    if runtime.default_temperature > args.max_temperature:
+        raise ValueError(
+            f"default_temperature={runtime.default_temperature} is above "
+            f"max_temperature={args.max_temperature}"
+        )
+    return runtime
+
+
+class GeneratedText(BaseModel):
+    generated_text: str = Field(description="The input followed by the generated continuation.")
+
+
+def request_model(args: TextgenArgs) -> type[BaseModel]:
+    """The request body with the configured limits, so the OpenAPI schema states them."""
+
+    class SimpleGenRequest(BaseModel):
+        model_config = ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "examples": [
+                    {"input": EXAMPLE_PROMPT},
+                    {"input": EXAMPLE_PROMPT, "max_new_tokens": 20, "temperature": 0.8, "top_p": 0.95},
+                ]
+            },
+        )
+
+        input: str = Field(min_length=1, max_length=args.max_input_chars, description="The prompt.")
+        max_new_tokens: int | None = Field(
+            None, ge=1, le=args.max_new_tokens_limit, strict=True, description="Tokens to generate."
+        )
+        temperature: float | None = Field(
+            None, ge=0, le=args.max_temperature, allow_inf_nan=False, strict=True, description="0 = greedy."
+        )
+        top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False, strict=True)
+
+    return SimpleGenRequest
+
+
+class TextgenBackend(Protocol):
+    args: TextgenArgs
+    runtime: TextgenRuntime
+    generator: Any  # ray_aks.models.text_generator.TextGenerator
+
+
+def build_api(backend: TextgenBackend) -> FastAPI:
+    from ray_aks.models.text_generator import GenerationParams, PromptTooLongError
+
+    api = create_api(
+        title="Text generation",
+        description=f"Continues a prompt with a causal language model ({backend.args.model}).",
+        limits=lambda: backend.runtime,
+    )
+    SimpleGenRequest = request_model(backend.args)
+
+    # A sync route: FastAPI runs it in a thread pool, so generation never blocks the event loop.
+    @api.post(
+        "/text/simple-gen",
+        response_model=list[GeneratedText],
+        summary="Continue a prompt",
+        responses=BODY_ERRORS,
+    )
+    def simple_gen(request: SimpleGenRequest) -> list[dict[str, Any]]:
+        runtime = backend.runtime
+        params = GenerationParams(
+            max_new_tokens=request.max_new_tokens or runtime.default_max_new_tokens,
+            temperature=runtime.default_temperature if request.temperature is None else request.temperature,
+            top_p=request.top_p or runtime.default_top_p,
+        )
+        try:
+            return backend.generator.generate(request.input, params)
+        except PromptTooLongError as err:
+            raise_validation_error([{"type": "too_long", "loc": ("input",), "msg": str(err)}])
+            raise  # unreachable: raise_validation_error always raises
+
+    @api.get("/healthz", summary="Ready once the model is loaded")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "model": backend.args.model}
+
+    return api
+
+
+@serve.deployment(name="TextGenService")
+@serve.ingress()
+class TextGenService:
+    def __init__(self, args: dict[str, Any]):
+        from ray_aks.models.text_generator import TextGenerator
+
+        self.args = TextgenArgs.model_validate(args)
+        self.generator = TextGenerator(self.args.model, self.args.device, self.args.threads)
+        self.runtime = self.args.user_config
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        self.runtime = check_runtime(TextgenRuntime.model_validate(user_config), self.args)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return build_api(self)
+
+
+def app(args: TextgenArgs | dict[str, Any]) -> Application:
+    """serveConfigV2 builder: `import_path: ray_aks.serving.textgen:app` with `args:` as in TextgenArgs."""
+    parsed = parse_args(TextgenArgs, args, IMPORT_PATH)
+    return TextGenService.options(**parsed.deployment_options(parsed.user_config)).bind(
+        parsed.model_dump(mode="json")
+    )
