@@ -233,7 +233,7 @@ Takes the root context.
 {{- $args := deepCopy ($app.args | default dict) -}}
 {{- with $app.autoscalingConfig -}}
 {{- if hasKey $args "num_replicas" -}}
-{{- fail (printf "%s.args.num_replicas and %s.autoscalingConfig are exclusive: empty autoscalingConfig ({}) for a fixed replica count" $key $key) -}}
+{{- fail (printf "%s.args.num_replicas and %s.autoscalingConfig are exclusive: set autoscalingConfig to null for a fixed replica count" $key $key) -}}
 {{- end -}}
 {{- $_ := set $args "autoscaling_config" (deepCopy .) -}}
 {{- end -}}
