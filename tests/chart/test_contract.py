@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
+from ray_aks.cli import app as cli_app
 from typer.main import get_command
 
-from ray_aks.cli import app as cli_app
 from tools.render_chart import CHART_DIR, GPU_VALUES, render
 
 SCENARIOS = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
@@ -119,10 +119,10 @@ def test_gpu_mode_reaches_the_parsed_options() -> None:
         params = parse_cli(shlex.split(job["spec"]["entrypoint"])[1:]).params
         assert params.get("use_gpu") is True or params.get("num_gpus", 0) > 0, job["spec"]["entrypoint"]
     gpu_apps = [app for where, app in SERVE_APPS if where.startswith("gpu overlay")]
-    assert gpu_apps and all(
-        builder_args_model(app["import_path"]).model_validate(app["args"]).device == "cuda"
-        for app in gpu_apps
-    )
+    assert gpu_apps
+    for app in gpu_apps:
+        parsed = builder_args_model(app["import_path"]).model_validate(app["args"])
+        assert parsed.device == "cuda", app["name"]
 
 
 # The checkers themselves: a wrong flag, type or range, or bad app args, must fail them.
