@@ -18,7 +18,6 @@ import argparse
 import copy
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from tools.render_chart import CHART_DIR, REPO_ROOT
@@ -79,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     names = stale(schema)
     if names:
         print(
-            f"{where}: definitions {', '.join(names)} are stale: run python -m tools.cluster_overrides_schema --write",
+            f"{where}: definitions {', '.join(names)} are stale: "
+            "run python -m tools.cluster_overrides_schema --write",
             file=sys.stderr,
         )
         return 1
