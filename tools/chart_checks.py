@@ -258,7 +258,8 @@ def kube_lint(out_dir: Path, kube_linter: str, config: Path) -> None:
         raise CheckFailed(f"kube-linter found problems ({hint}):\n{result.stdout}{result.stderr}".rstrip())
     exceptions = (yaml.safe_load(config.read_text()).get("checks") or {}).get("exclude") or []
     print(
-        f"kube-lint: {objects} objects and {templates} Ray pod templates in {len(files)} renders: "
+        f"kube-lint: {objects} objects, {templates} Ray pod templates and Serve Services "
+        f"in {len(files)} renders: "
         "0 findings; "
         f"{len(exceptions)} checks excepted in {config.name}: {', '.join(exceptions) or 'none'}"
     )
