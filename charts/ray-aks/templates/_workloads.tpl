@@ -59,10 +59,15 @@ global.imageRegistry. Takes a dict: context, image. Returns JSON.
 */}}
 {{- define "ray-aks.workloadImage" -}}
 {{- $values := .context.Values -}}
+{{- $tag := .image.tag | default $values.global.imageTag | default .context.Chart.AppVersion -}}
+{{- /* A numeric tag from a values file arrives as float64: write 20260101, not "2.0260101e+07". */ -}}
+{{- if and (kindIs "float64" $tag) (eq (float64 (int64 $tag)) $tag) -}}
+{{- $tag = int64 $tag -}}
+{{- end -}}
 {{- dict
   "registry" (.image.registry | default $values.global.imageRegistry)
   "repository" .image.repository
-  "tag" (.image.tag | default $values.global.imageTag | default .context.Chart.AppVersion | toString)
+  "tag" (toString $tag)
   "digest" (.image.digest | default "")
   | toJson -}}
 {{- end -}}
