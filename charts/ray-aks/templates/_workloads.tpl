@@ -60,14 +60,10 @@ global.imageRegistry. Takes a dict: context, image. Returns JSON.
 {{- define "ray-aks.workloadImage" -}}
 {{- $values := .context.Values -}}
 {{- $tag := .image.tag | default $values.global.imageTag | default .context.Chart.AppVersion -}}
-{{- /* A numeric tag from a values file arrives as float64: write 20260101, not "2.0260101e+07". */ -}}
-{{- if and (kindIs "float64" $tag) (eq (float64 (int64 $tag)) $tag) -}}
-{{- $tag = int64 $tag -}}
-{{- end -}}
 {{- dict
   "registry" (.image.registry | default $values.global.imageRegistry)
   "repository" .image.repository
-  "tag" (toString $tag)
+  "tag" (include "ray-aks.scalarString" $tag)
   "digest" (.image.digest | default "")
   | toJson -}}
 {{- end -}}
@@ -118,12 +114,7 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides, keyPrefix 
 
 {{/* ray-aks.shellWord: a value as one shell word (single-quoted unless plainly safe). Takes the value. */}}
 {{- define "ray-aks.shellWord" -}}
-{{- $value := . -}}
-{{- /* YAML numbers arrive as float64: write whole ones as integers, not "1e+06". */ -}}
-{{- if and (kindIs "float64" $value) (eq (float64 (int64 $value)) $value) -}}
-{{- $value = int64 $value -}}
-{{- end -}}
-{{- $word := toString $value -}}
+{{- $word := include "ray-aks.scalarString" . -}}
 {{- if regexMatch "^[A-Za-z0-9_./:@%+=,-]+$" $word -}}
 {{- $word -}}
 {{- else -}}
