@@ -131,11 +131,16 @@ KUBERNETES_VERSIONS := 1.33.13 1.35.4
 # fields): a render that validates here is valid for 1.7.0, and the chart must not use 1.7.0-only
 # fields until the proxy serves v1.7.0.
 KUBERAY_CRD_VERSION := v1.6.2
-# CRD sources: <go module>@<version>:<directory in the module>[,<directory>...]. Issue 5 adds the
-# Prometheus Operator's CRDs here (e.g. github.com/prometheus-operator/prometheus-operator@v0.85.0:example/prometheus-operator-crd).
-CRD_SOURCES := github.com/ray-project/kuberay/ray-operator@$(KUBERAY_CRD_VERSION):config/crd/bases
-# Extra group names that serve the same CRD schemas, FROM=TO (e.g. monitoring.coreos.com=azmonitoring.coreos.com).
-CRD_GROUP_RENAMES :=
+# Monitoring kinds (PodMonitor, PrometheusRule) from the Prometheus Operator's CRDs. v0.88.0: the
+# proxy refuses v0.86 and v0.87 (403); v0.85.0 and v0.88.0 are served.
+PROMETHEUS_OPERATOR_VERSION := v0.88.0
+PROMETHEUS_OPERATOR_CRDS    := example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml,example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml
+# CRD sources: <go module>@<version>:<file or directory in the module>[,<file or directory>...].
+CRD_SOURCES := github.com/ray-project/kuberay/ray-operator@$(KUBERAY_CRD_VERSION):config/crd/bases \
+  github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_VERSION):$(PROMETHEUS_OPERATOR_CRDS)
+# Extra group names that serve the same CRD schemas, FROM=TO: AKS managed Prometheus reads
+# PodMonitors of group azmonitoring.coreos.com with the Prometheus Operator's spec.
+CRD_GROUP_RENAMES := monitoring.coreos.com=azmonitoring.coreos.com
 
 SCHEMA_DIR       := $(CACHE)/schemas
 K8S_SCHEMA_DIR   := $(SCHEMA_DIR)/kubernetes

@@ -189,6 +189,15 @@ spec:
         - name: serve
           containerPort: 8000
           protocol: TCP
+        {{- if $cluster.autoscaler.enabled }}
+        {{- /* Served by the autoscaler sidecar (same pod network); the head PodMonitor scrapes it by name. */}}
+        - name: as-metrics
+          containerPort: 44217
+          protocol: TCP
+        {{- end }}
+        - name: dash-metrics
+          containerPort: 44227
+          protocol: TCP
         {{- end }}
         - name: metrics
           containerPort: 8080

@@ -1,0 +1,40 @@
+{{/* Helpers of the Prometheus and Grafana objects (podmonitor.yaml, prometheusrule.yaml, grafana-dashboard.yaml). */}}
+
+{{/* ray-aks.monitoringAPIVersion: the PodMonitor API of monitoring.flavor. Takes the root context. */}}
+{{- define "ray-aks.monitoringAPIVersion" -}}
+{{- $flavor := .Values.monitoring.flavor -}}
+{{- if eq $flavor "prometheus-operator" -}}monitoring.coreos.com/v1
+{{- else if eq $flavor "azure-managed" -}}azmonitoring.coreos.com/v1
+{{- else -}}
+{{- fail (printf "monitoring.flavor %q is not one of prometheus-operator (monitoring.coreos.com/v1) or azure-managed (AKS managed Prometheus, azmonitoring.coreos.com/v1)" $flavor) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ray-aks.headPodMonitorName: name of the heads' PodMonitor (its Prometheus job is `<namespace>/<name>`). Takes the root context. */}}
+{{- define "ray-aks.headPodMonitorName" -}}
+{{- printf "%s-ray-head" (include "ray-aks.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+ray-aks.monitoringEnv: JSON list of the Ray containers' env for the Ray dashboard's Grafana and
+Prometheus links (RAY_GRAFANA_HOST, RAY_PROMETHEUS_HOST), empty when neither is configured.
+Pass it as `extraEnv` to ray-aks.rayClusterSpec. Takes the root context.
+*/}}
+{{- define "ray-aks.monitoringEnv" -}}
+{{- $env := list -}}
+{{- with .Values.monitoring.grafanaHost -}}
+{{- $env = append $env (dict "name" "RAY_GRAFANA_HOST" "value" .) -}}
+{{- end -}}
+{{- with .Values.monitoring.prometheusHost -}}
+{{- $env = append $env (dict "name" "RAY_PROMETHEUS_HOST" "value" .) -}}
+{{- end -}}
+{{- toJson $env -}}
+{{- end -}}
+
+{{/* ray-aks.monitoringLabels: the labels of the monitoring objects. Takes the root context. */}}
+{{- define "ray-aks.monitoringLabels" -}}
+{{- include "ray-aks.labels" (dict "context" . "component" "monitoring") }}
+{{- with .Values.monitoring.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
