@@ -197,6 +197,76 @@ def test_egress_scenario_denies(egress_render: Objects, case: tuple[Any, ...]) -
     assert not flow(egress_render, *case)
 
 
+WORKLOAD_SCENARIOS = [
+    CHART_DIR / "ci" / "10-rayjobs-values.yaml",
+    CHART_DIR / "ci" / "12-rayservice-values.yaml",
+]
+
+
+@pytest.fixture(scope="module")
+def workload_render() -> Objects:
+    return render(values_files=WORKLOAD_SCENARIOS)
+
+
+def workload_endpoints(objects: Objects) -> dict[str, Endpoint]:
+    """The pods of the MNIST RayJob's cluster and its submitter, and of the RayService's cluster."""
+    job = _one(objects, "RayJob", "mnist")["spec"]
+    service = _one(objects, "RayService")["spec"]["rayClusterConfig"]
+    return {
+        **cluster_endpoints(objects),
+        "job-head": _pod("job-head", "10.244.5.10", job["rayClusterSpec"]["headGroupSpec"]["template"]),
+        "job-worker": _pod(
+            "job-worker", "10.244.5.11", job["rayClusterSpec"]["workerGroupSpecs"][0]["template"]
+        ),
+        "job-submitter": _pod("job-submitter", "10.244.5.12", job["submitterPodTemplate"]),
+        "serve-head": _pod("serve-head", "10.244.6.10", service["headGroupSpec"]["template"]),
+        "serve-worker": _pod("serve-worker", "10.244.6.11", service["workerGroupSpecs"][0]["template"]),
+    }
+
+
+# With the four RayJobs and the RayService (Ingress on) rendered: each Ray cluster talks within
+# itself only; the rendered submitter reaches its head's dashboard; the Ingress controller reaches Serve.
+WORKLOAD_ALLOWED = [
+    ("job-worker", "job-head", 6379),
+    ("job-head", "job-worker", 10002),
+    ("job-submitter", "job-head", 8265),
+    ("job-head", "mlflow", 5000),
+    ("serve-worker", "serve-head", 6379),
+    ("serve-worker", "mlflow", 5000),
+    ("ingress-controller", "serve-head", 8000),  # added by itself while the Ingress is on
+    ("ingress-controller", "serve-worker", 8000),
+    ("operator", "job-head", 8265),
+    ("prometheus", "serve-worker", 8080),
+]
+
+WORKLOAD_DENIED = [
+    ("job-worker", "head", 6379),  # a job's cluster and the chart's RayCluster are separate
+    ("worker", "job-head", 6379),
+    ("serve-worker", "job-head", 6379),
+    ("job-worker", "serve-head", 10001),
+    ("job-submitter", "job-head", 10001),
+    ("ingress-controller", "serve-head", 8265),
+    ("ingress-controller", "serve-head", 10001),
+    ("client-other-namespace", "serve-head", 8000),
+    ("internet", "job-head", 8265),
+]
+
+
+def workload_flow(objects: Objects, source: str, destination: str, port: int) -> bool:
+    endpoints = workload_endpoints(objects)
+    return allowed(objects, endpoints[source], endpoints[destination], port, "TCP")
+
+
+@pytest.mark.parametrize("case", WORKLOAD_ALLOWED, ids=lambda c: "{}->{}:{}".format(*c))
+def test_workload_policies_allow(workload_render: Objects, case: tuple[Any, ...]) -> None:
+    assert workload_flow(workload_render, *case)
+
+
+@pytest.mark.parametrize("case", WORKLOAD_DENIED, ids=lambda c: "{}->{}:{}".format(*c))
+def test_workload_policies_deny(workload_render: Objects, case: tuple[Any, ...]) -> None:
+    assert not workload_flow(workload_render, *case)
+
+
 def test_without_network_policies_everything_flows() -> None:
     objects = render(set_values={"networkPolicy.enabled": False})
     assert not [o for o in objects if o["kind"] == "NetworkPolicy"]
