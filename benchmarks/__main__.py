@@ -29,19 +29,28 @@ MODULES = {"serving": serving, "embedding": embedding, "training": training, "ch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_ray() -> None:
+def start_ray(attempts: int = 3) -> None:
+    """A local Ray on the usable cores; retried, since Ray gives a raylet only 30 s to register."""
     import ray
 
     from benchmarks.serving import OFFLINE_ENV, free_port
 
-    ray.init(
-        num_cpus=len(os.sched_getaffinity(0)),
-        include_dashboard=True,  # Ray Train's controller polls the state API
-        dashboard_port=free_port(),
-        # Ray Train workers import benchmarks.training from the checkout.
-        runtime_env={"env_vars": OFFLINE_ENV | {"PYTHONPATH": str(ROOT)}},
-        logging_level="WARNING",
-    )
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(
+                num_cpus=len(os.sched_getaffinity(0)),
+                include_dashboard=True,  # Ray Train's controller polls the state API
+                dashboard_port=free_port(),
+                # Ray Train workers import benchmarks.training from the checkout.
+                runtime_env={"env_vars": OFFLINE_ENV | {"PYTHONPATH": str(ROOT)}},
+                logging_level="WARNING",
+            )
+            return
+        except Exception as err:  # "The current node timed out during startup" on a loaded machine
+            ray.shutdown()
+            if attempt == attempts:
+                raise
+            print(f"Ray did not start ({err}); retrying ({attempt}/{attempts})", flush=True)
 
 
 def write_markdown() -> Path:
