@@ -1,7 +1,7 @@
 """A closed-loop HTTP load generator (aiohttp, already a Ray Serve dependency).
 
 `concurrency` clients each send one request, wait for its answer, and send the next, for a warm-up
-and then a measured window; throughput counts answers that completed inside the window.
+and then a measured window; throughput and latencies count the answers that arrive inside the window.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ async def _run(
                 else:
                     reason = f"HTTP {status}"
                 done = time.perf_counter()
-                if sent < measure_from or done > stop:
-                    continue  # warm-up, or finished after the window closed
+                if not measure_from <= done <= stop:
+                    continue  # answered during the warm-up or after the window closed
                 if status == 200:
                     latencies.append(done - sent)
                 else:

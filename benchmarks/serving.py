@@ -130,8 +130,10 @@ def deploy_serve(apps: dict[str, str], replica: dict[str, Any]) -> str:
 def side(result: LoadResult | Exception, field: str) -> Measure:
     if isinstance(result, Exception):
         return Measure(None, f"{type(result).__name__}: {result}", load_average())
-    if result.failed or not result.ok:
+    if result.failed:
         return Measure(None, f"{result.failed} failed requests ({result.first_failure})", load_average())
+    if not result.ok:
+        return Measure(None, f"no answer within the {result.seconds:g} s window", load_average())
     return Measure(getattr(result, field), None, load_average())
 
 
