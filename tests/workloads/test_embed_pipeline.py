@@ -130,3 +130,16 @@ def test_bad_flags_get_usage_not_a_traceback(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cli.app, ["embed", "--input", str(tmp_path / "nope"), "--output", "o"])
     assert missing.exit_code == 2 and "does not exist" in cli_text(missing.output)
     assert (tmp_path / "full" / "old.parquet").exists()
+
+
+def test_cpu_actors_share_the_cores_instead_of_using_one_each() -> None:
+    # Ray starts actors with OMP_NUM_THREADS = reserved CPUs (1): one actor used one of 2 cores.
+    config = EmbedConfig(input="in.txt", output="out")
+    assert config.threads_on(cluster_cpus=2, node_cpus=2) == 2
+    assert config.model_copy(update={"concurrency": 2}).threads_on(cluster_cpus=2, node_cpus=2) == 1
+    # Never more than one node's cores per actor, never fewer than the CPUs it reserves.
+    assert config.model_copy(update={"concurrency": 4}).threads_on(cluster_cpus=64, node_cpus=8) == 8
+    assert config.model_copy(update={"concurrency": 8, "num_cpus": 2}).threads_on(2, 2) == 2
+    # An explicit value wins; GPU actors keep their reservation.
+    assert config.model_copy(update={"torch_threads": 3}).threads_on(cluster_cpus=2, node_cpus=2) == 3
+    assert config.model_copy(update={"num_gpus": 1.0}).threads_on(cluster_cpus=16, node_cpus=16) == 1

@@ -39,7 +39,10 @@ def embed(
     num_cpus: float = typer.Option(1.0, min=0, help="CPUs reserved per embedding actor."),
     num_gpus: float = typer.Option(0.0, min=0, help="GPUs per embedding actor; > 0 runs on CUDA."),
     torch_threads: int | None = typer.Option(
-        None, min=1, help="torch threads per actor (default: num_cpus)."
+        None,
+        min=1,
+        help="torch threads per actor (default on CPU: the cluster's cores shared by the actors, "
+        "at most one node's).",
     ),
     keep_input: bool = typer.Option(True, help="Keep the text next to its vector in the output."),
     limit: int | None = typer.Option(None, min=1, help="Embed only the first N rows."),
@@ -97,6 +100,8 @@ def embed(
                     "rows_per_s": report.rows_per_s,
                     "dimension": report.dimension,
                     "output": report.output,
+                    "actors": report.actors,
+                    "torch_threads": report.torch_threads,
                 }
             )
         )

@@ -38,7 +38,9 @@ class EmbedConfig(BaseModel):
     concurrency: int = Field(1, ge=1, le=10_000, description="Embedding actors.")
     num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per embedding actor.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per embedding actor; > 0 runs on CUDA.")
-    torch_threads: int | None = Field(None, ge=1, description="torch threads per actor (default num_cpus).")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch threads per actor (default: the node's cores shared by the actors)."
+    )
     keep_input: bool = Field(True, description="Keep the text (or image path) next to the vector.")
     limit: int | None = Field(None, ge=1, description="Embed only the first N rows (smoke runs).")
 
@@ -72,4 +74,21 @@ class EmbedConfig(BaseModel):
 
     @property
     def threads(self) -> int:
+        """Threads when the cluster's size is unknown: the explicit value, else the reserved CPUs."""
         return self.torch_threads or max(1, round(self.num_cpus))
+
+    def threads_on(self, cluster_cpus: float, node_cpus: float) -> int:
+        """torch threads per actor on a cluster of `cluster_cpus` whose largest node has `node_cpus`.
+
+        Ray starts actors with OMP_NUM_THREADS set to their reserved CPUs (1 by default), so one
+        actor on a 2-core node used one core: 44% of the raw model's throughput. On CPU the
+        default now shares the cores among the actors, at most one node's worth each. The
+        reservation (num_cpus) stays small on purpose: the read and write tasks need a free CPU
+        to be scheduled, and reserving every core for the actors would starve them.
+        """
+        if self.torch_threads:
+            return self.torch_threads
+        if self.device != "cpu":
+            return self.threads
+        shared = int(cluster_cpus // self.concurrency)
+        return max(self.threads, min(int(node_cpus), shared))

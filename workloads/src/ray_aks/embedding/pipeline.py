@@ -26,6 +26,8 @@ class EmbedReport:
     seconds: float
     output: str
     dimension: int
+    actors: int = 1
+    torch_threads: int = 1
 
     @property
     def rows_per_s(self) -> float:
@@ -34,7 +36,8 @@ class EmbedReport:
     def line(self) -> str:
         return (
             f"embedded {self.rows} rows ({self.dimension}-d) in {self.seconds:.1f}s "
-            f"= {self.rows_per_s:.1f} rows/s -> {self.output}"
+            f"= {self.rows_per_s:.1f} rows/s -> {self.output} "
+            f"({self.actors} actor(s) x {self.torch_threads} torch thread(s))"
         )
 
 
@@ -105,12 +108,21 @@ def prepare_output(output: str, overwrite: bool) -> Path:
     return path
 
 
+def actor_threads(config: EmbedConfig) -> int:
+    """torch threads per embedding actor for the connected cluster (see EmbedConfig.threads_on)."""
+    import ray
+
+    node_cpus = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
+    return config.threads_on(ray.cluster_resources().get("CPU", 1), node_cpus)
+
+
 def run_embedding(config: EmbedConfig, overwrite: bool = False) -> EmbedReport:
     """Run the pipeline on the connected Ray cluster; returns what was written and how fast."""
     import pyarrow.parquet as pq
 
     output = prepare_output(config.output, overwrite)
     started = time.perf_counter()
+    threads = actor_threads(config)
     ds = read_input(config)
     keep = [ID_COLUMN] + (["text"] if config.kind is Kind.text and config.keep_input else [])
     ds = ds.map_batches(
@@ -119,7 +131,7 @@ def run_embedding(config: EmbedConfig, overwrite: bool = False) -> EmbedReport:
             "kind": config.kind.value,
             "model": config.resolved_model,
             "device": config.device,
-            "torch_threads": config.threads,
+            "torch_threads": threads,
             "encode_batch_size": config.encode_batch_size,
             "keep": keep,
         },
@@ -138,4 +150,11 @@ def run_embedding(config: EmbedConfig, overwrite: bool = False) -> EmbedReport:
     if files:
         vector_type = pq.read_schema(files[0]).field(EMBEDDING_COLUMN).type
         dimension = vector_type.list_size
-    return EmbedReport(rows=rows, seconds=seconds, output=str(output), dimension=dimension)
+    return EmbedReport(
+        rows=rows,
+        seconds=seconds,
+        output=str(output),
+        dimension=dimension,
+        actors=config.concurrency,
+        torch_threads=threads,
+    )
