@@ -63,8 +63,7 @@ define check_variants
 endef
 
 .PHONY: image push install test-images image-names require-acr
-# Before anything is built or installed: push and install need the registry.
-require-acr:
+require-acr: ## Fail unless ACR_NAME is set (push and install check it before building anything)
 	@test -n "$(ACR_NAME)" || { echo "$(MAKECMDGOALS): set ACR_NAME, the name of your Azure Container Registry (e.g. ACR_NAME=myacr)" >&2; exit 1; }
 
 image: ## Build images/<name>/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", DOCKER=podman, ACR_NAME)

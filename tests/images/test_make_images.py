@@ -3,6 +3,7 @@ and the image names and tags agree with what the chart's values pull."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -148,3 +149,12 @@ def test_chart_image_values_are_images_make_builds():
                 f"{path}: {image['repository']}:{tag} is not built"
             )
             assert f"{image['repository']}:{tag}-gpu" in built
+
+
+def test_help_lists_every_target_of_images_and_demo():
+    listed = {line.split()[0] for line in make("-s", "help").stdout.splitlines() if line.strip()}
+    listed = {re.sub(r"\x1b\[[0-9;]*m", "", name) for name in listed}
+    for mk in ("images.mk", "demo.mk"):
+        text = (REPO_ROOT / "make" / mk).read_text()
+        phony = {t for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for t in line.split()}
+        assert phony and phony <= listed, f"make help misses {sorted(phony - listed)} of make/{mk}"
