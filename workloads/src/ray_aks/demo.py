@@ -278,12 +278,18 @@ def run(workdir: Path, epochs: int) -> None:
     workdir.mkdir(parents=True)
     signal.signal(signal.SIGTERM, raise_interrupt)
 
-    step("starting a local Ray (2 CPUs), then MLflow (a tracking server on loopback)")
-    try:
-        dashboard = start_ray()
-        signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
-        print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
-        with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
+    # MLflow starts in the background (about half a minute) while Ray starts and the data is written.
+    step("starting MLflow (a tracking server on loopback) and a local Ray (2 CPUs)")
+    with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
+        try:
+            dashboard = start_ray()
+            signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
+            print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
+
+            step("ray-aks data digits + ray-aks preprocess (Ray Data)")
+            mnist_dir, records = write_inputs(workdir / "data")
+            run_cli("preprocess", "--input", str(records), "--output", str(workdir / "data" / "features"))
+
             log_path = workdir / "mlflow" / "server.log"
             wait_for(
                 lambda: mlflow_healthy(tracking_uri, mlflow_proc, log_path),
@@ -291,10 +297,6 @@ def run(workdir: Path, epochs: int) -> None:
                 what=f"mlflow server at {tracking_uri}",
             )
             print(f"  MLflow UI:     {tracking_uri}  (while the demo runs)")
-
-            step("ray-aks data digits + ray-aks preprocess (Ray Data)")
-            mnist_dir, records = write_inputs(workdir / "data")
-            run_cli("preprocess", "--input", str(records), "--output", str(workdir / "data" / "features"))
 
             step(f"ray-aks train mnist: 2 workers, {epochs} epochs, tracked and registered in MLflow")
             run_cli(
@@ -333,13 +335,13 @@ def run(workdir: Path, epochs: int) -> None:
                 "mlflow_db": str(workdir / "mlflow" / "mlflow.db"),
             }
             step("done: " + json.dumps(summary))
-    finally:
-        step("stopping Serve, Ray and MLflow")
-        if ray.is_initialized():
-            try:
-                serve.shutdown()
-            finally:
-                ray.shutdown()
+        finally:
+            step("stopping Serve, Ray and MLflow")
+            if ray.is_initialized():
+                try:
+                    serve.shutdown()
+                finally:
+                    ray.shutdown()
     db = workdir / "mlflow" / "mlflow.db"
     print(
         "Browse the run and the registered model afterwards with:\n"
