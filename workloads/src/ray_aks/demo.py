@@ -22,10 +22,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -135,11 +136,13 @@ def stop_process_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def start_ray(attempts: int = 3) -> str:
+def start_ray(temp_dir: Path, attempts: int = 3) -> str:
     """A local Ray with 2 CPUs and the dashboard on a free port; returns the dashboard URL.
 
     Ray gives its raylet 30 s to register (each lookup waits up to RAY_raylet_start_wait_time_s);
     on a loaded machine that can run out, so the lookup may wait longer and the start is retried.
+    Ray's files go to `temp_dir`, which names every process of this Ray: a failed start's
+    processes are stopped before the next try.
     """
     os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
     import ray
@@ -153,14 +156,43 @@ def start_ray(attempts: int = 3) -> str:
                 dashboard_host="127.0.0.1",
                 dashboard_port=free_port(),
                 runtime_env={"env_vars": OFFLINE_ENV},
+                _temp_dir=str(temp_dir),
             )
             return f"http://{context.dashboard_url}"
         except Exception as err:  # Ray raises a bare Exception for the start-up timeout
             ray.shutdown()
+            stop_ray_processes(temp_dir)
             if attempt == attempts or "timed out during startup" not in str(err):
                 raise
             print(f"  Ray start timed out (busy machine?); retrying ({attempt}/{attempts - 1})", flush=True)
     raise AssertionError("unreachable")
+
+
+def stop_ray_processes(temp_dir: Path, timeout: float = 30) -> None:
+    """Stop every process whose command line names this demo's Ray temp dir (only ours do)."""
+    marker = f"{temp_dir}/".encode()  # every Ray process names a path inside it
+
+    def ours() -> list[int]:
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if marker in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        return pids
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours():
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while ours() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not ours():
+            return
 
 
 def start_serve() -> str:
@@ -282,11 +314,13 @@ def run(workdir: Path, epochs: int) -> None:
     workdir.mkdir(parents=True)
     signal.signal(signal.SIGTERM, raise_interrupt)
 
+    # Short: Ray's unix socket paths live under it.
+    ray_temp = Path(tempfile.mkdtemp(prefix="ray-aks-demo-"))
     # MLflow starts in the background (about half a minute) while Ray starts and the data is written.
     step("starting MLflow (a tracking server on loopback) and a local Ray (2 CPUs)")
     with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
         try:
-            dashboard = start_ray()
+            dashboard = start_ray(ray_temp)
             signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
             print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
 
@@ -314,6 +348,8 @@ def run(workdir: Path, epochs: int) -> None:
                 "--model-name", MODEL_NAME,
                 "--model-alias", MODEL_ALIAS,
             )  # fmt: skip
+            # Ray Train leaves its own SIGINT handler (abort the run) installed: Ctrl-C is ours again.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
             step(f"Serve: the MNIST app loads models:/{MODEL_NAME}@{MODEL_ALIAS} from the MLflow registry")
             base = start_serve()
@@ -345,11 +381,15 @@ def run(workdir: Path, epochs: int) -> None:
             step("done: " + json.dumps(summary))
         finally:
             step("stopping Serve, Ray and MLflow")
-            if ray.is_initialized():
-                try:
-                    serve.shutdown()
-                finally:
-                    ray.shutdown()
+            try:
+                if ray.is_initialized():
+                    try:
+                        serve.shutdown()
+                    finally:
+                        ray.shutdown()
+            finally:
+                stop_ray_processes(ray_temp)
+                shutil.rmtree(ray_temp, ignore_errors=True)
     db = workdir / "mlflow" / "mlflow.db"
     print(
         "Browse the run and the registered model afterwards with:\n"
