@@ -14,9 +14,9 @@ AZ       ?= az
 IMAGES   ?= training serving embedding
 VARIANTS ?= cpu
 # linux/amd64: AKS node pools, and the platform workloads/requirements.lock was compiled for.
-PLATFORM ?= linux/amd64
+IMAGE_PLATFORM ?= linux/amd64
 ACR_NAME ?=
-REGISTRY ?= $(if $(ACR_NAME),$(ACR_NAME).azurecr.io)
+IMAGE_REGISTRY ?= $(if $(ACR_NAME),$(ACR_NAME).azurecr.io)
 # The chart's appVersion is the Ray version: the Dockerfiles' base image and the tag the chart's
 # RayJobs and RayService pull when global.imageTag is empty.
 CHART_APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/ray-aks/Chart.yaml)
@@ -24,10 +24,10 @@ CHART_APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *
 # appVersion; `make install` pins the release to the git tag.
 IMAGE_TAG  ?= $(shell git describe --tags --always --dirty --abbrev=12 2>/dev/null || echo dev)
 IMAGE_TAGS ?= $(IMAGE_TAG) $(CHART_APP_VERSION)
-REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+IMAGE_REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # The commit's time, not the wall clock: rebuilding a commit gives the same labels.
-CREATED    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
-SOURCE     ?= $(shell git remote get-url origin 2>/dev/null)
+IMAGE_CREATED    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+IMAGE_SOURCE     ?= $(shell git remote get-url origin 2>/dev/null)
 # podman builds into its own storage; docker's buildx needs --load to see the image afterwards.
 BUILD_LOAD ?= $(if $(filter podman,$(notdir $(DOCKER))),,--load)
 BUILD_FLAGS ?=
@@ -44,12 +44,12 @@ HELM_FLAGS ?=
 # `make image` also sets.
 CHART_HAS_IMAGE_TAG := $(shell grep -Eq '^  imageTag:' charts/ray-aks/values.yaml && echo yes)
 
-image_ref = $(if $(REGISTRY),$(REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
+image_ref = $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
 
 # One build per image and variant, with every tag at once; one command a line (`make -n image`).
-build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(PLATFORM) --file images/$(1)/Dockerfile \
+build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/$(1)/Dockerfile \
   --build-arg RAY_VERSION=$(CHART_APP_VERSION) --build-arg RAY_VARIANT=$(2) --build-arg VERSION=$(IMAGE_TAG) \
-  --build-arg REVISION=$(REVISION) --build-arg CREATED=$(CREATED) --build-arg SOURCE=$(SOURCE) \
+  --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) --build-arg SOURCE=$(IMAGE_SOURCE) \
   $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),$(2))) $(BUILD_FLAGS) .
 
 define newline
@@ -81,7 +81,7 @@ install: require-acr | $(HELM) ## helm upgrade --install the chart (VALUES=cpu|g
 	  { echo "install: the kuberay-operator subchart is missing: run 'make deps' (needs the KubeRay chart repo)" >&2; exit 1; }
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
 	  $(addprefix -f ,$(VALUES_FILES_$(VALUES))) \
-	  --set global.imageRegistry=$(REGISTRY) $(if $(CHART_HAS_IMAGE_TAG),--set global.imageTag=$(IMAGE_TAG)) $(HELM_FLAGS)
+	  --set global.imageRegistry=$(IMAGE_REGISTRY) $(if $(CHART_HAS_IMAGE_TAG),--set global.imageTag=$(IMAGE_TAG)) $(HELM_FLAGS)
 
 image-names: ## Print every image reference `make image` would build (one a line)
 	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\

@@ -13,7 +13,12 @@ CHART = REPO_ROOT / "charts" / "ray-aks"
 GPU_VALUES = REPO_ROOT / "charts" / "ray-aks-gpu-values.yaml"
 IMAGE_NAMES = sorted(p.parent.name for p in (REPO_ROOT / "images").glob("*/Dockerfile"))
 # Fixed so that `make -n` prints the same commands on every checkout.
-PINNED = {"IMAGE_TAG": "t1", "REVISION": "0123abc", "CREATED": "2026-01-01T00:00:00+00:00", "SOURCE": "src"}
+PINNED = {
+    "IMAGE_TAG": "t1",
+    "IMAGE_REVISION": "0123abc",
+    "IMAGE_CREATED": "2026-01-01T00:00:00+00:00",
+    "IMAGE_SOURCE": "src",
+}
 
 
 def chart_yaml() -> dict:

@@ -128,7 +128,7 @@ def test_lock_suits_the_images():
     pins the chart's Ray, and has no environment markers (one platform: what is tested is installed)."""
     recipe = (REPO_ROOT / "make" / "python.mk").read_text()
     assert "--python-version 3.11" in recipe and "--python-platform x86_64-manylinux" in recipe
-    assert "PLATFORM ?= linux/amd64" in (REPO_ROOT / "make" / "images.mk").read_text()
+    assert "IMAGE_PLATFORM ?= linux/amd64" in (REPO_ROOT / "make" / "images.mk").read_text()
     for dockerfile in DOCKERFILES.values():
         assert all("-py311-" in image for image in from_images(dockerfile))
     lock = (REPO_ROOT / LOCK).read_text()
