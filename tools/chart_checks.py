@@ -191,7 +191,7 @@ def ray_pod_templates(obj: dict) -> list[tuple[str, dict]]:
 
 
 def pods_for_linting(objects: list[dict]) -> list[dict]:
-    """The objects, plus one Pod per Ray pod template: kube-linter does not know the Ray kinds."""
+    """The objects, a Pod per Ray pod template and the Serve Services: kube-linter does not know Ray kinds."""
     pods = []
     for obj in objects:
         meta = obj.get("metadata") or {}
@@ -203,7 +203,26 @@ def pods_for_linting(objects: list[dict]) -> list[dict]:
             pods.append(
                 {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec")}
             )
-    return objects + pods
+    return objects + pods + serve_services(objects)
+
+
+def serve_services(objects: list[dict]) -> list[dict]:
+    """The Serve Service KubeRay creates from each RayService's serveService, so kube-linter checks the
+    Ingress that routes to it. KubeRay sets the selector (the cluster's pods whose Serve proxy is
+    ready); here it selects the head template's labels, which the linted Pods carry."""
+    services = []
+    for obj in objects:
+        serve = (obj.get("spec") or {}).get("serveService") if obj.get("kind") == "RayService" else None
+        if not serve:
+            continue
+        head = ((obj["spec"].get("rayClusterConfig") or {}).get("headGroupSpec") or {}).get("template") or {}
+        meta = {
+            k: v for k, v in (serve.get("metadata") or {}).items() if k in ("name", "labels", "annotations")
+        }
+        meta["namespace"] = (obj.get("metadata") or {}).get("namespace")
+        spec = dict(serve.get("spec") or {}, selector=(head.get("metadata") or {}).get("labels") or {})
+        services.append({"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec})
+    return services
 
 
 def kube_lint(out_dir: Path, kube_linter: str, config: Path) -> None:
@@ -239,7 +258,8 @@ def kube_lint(out_dir: Path, kube_linter: str, config: Path) -> None:
         raise CheckFailed(f"kube-linter found problems ({hint}):\n{result.stdout}{result.stderr}".rstrip())
     exceptions = (yaml.safe_load(config.read_text()).get("checks") or {}).get("exclude") or []
     print(
-        f"kube-lint: {objects} objects and {templates} Ray pod templates in {len(files)} renders: "
+        f"kube-lint: {objects} objects, {templates} Ray pod templates and Serve Services "
+        f"in {len(files)} renders: "
         "0 findings; "
         f"{len(exceptions)} checks excepted in {config.name}: {', '.join(exceptions) or 'none'}"
     )

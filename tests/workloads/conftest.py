@@ -14,20 +14,31 @@ import requests
 
 from tests.conftest import free_port, wait_for
 
+RAY_START_ATTEMPTS = 3
+
 
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """A real local Ray with 2 CPUs. The dashboard stays on: Ray Train's controller polls its state API."""
     import ray
 
-    ray.init(
-        num_cpus=2,
-        object_store_memory=512 * 1024 * 1024,
-        include_dashboard=True,
-        dashboard_port=free_port(),
-        # Tests run from the repo; workers import ray_aks from the installed (editable) package.
-        runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
-    )
+    # Ray waits a fixed 30 s for its raylet to register; on a loaded 2-core machine that can run out,
+    # so a failed start is retried rather than erroring every test that needs Ray.
+    for attempt in range(1, RAY_START_ATTEMPTS + 1):
+        try:
+            ray.init(
+                num_cpus=2,
+                object_store_memory=512 * 1024 * 1024,
+                include_dashboard=True,
+                dashboard_port=free_port(),
+                # Tests run from the repo; workers import ray_aks from the installed (editable) package.
+                runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+            )
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == RAY_START_ATTEMPTS:
+                raise
     yield
     ray.shutdown()
 

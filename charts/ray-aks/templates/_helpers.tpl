@@ -84,6 +84,18 @@ validation guarantees. Takes the cluster name (a string).
 {{- end -}}
 
 {{/*
+ray-aks.scalarString: a values scalar as a string. YAML numbers arrive as float64: whole ones are
+written as integers (20260101, not "2.0260101e+07"). Takes the value.
+*/}}
+{{- define "ray-aks.scalarString" -}}
+{{- $value := . -}}
+{{- if and (kindIs "float64" $value) (eq (float64 (int64 $value)) $value) -}}
+{{- $value = int64 $value -}}
+{{- end -}}
+{{- toString $value -}}
+{{- end -}}
+
+{{/*
 ray-aks.image: `registry/repository:tag[@digest]`.
 Takes a dict: context (root), image (registry, repository, tag, digest), fallback (optional image
 whose keys fill the ones `image` leaves empty, e.g. a worker group's image over rayCluster.image).
@@ -96,7 +108,7 @@ An empty registry falls back to global.imageRegistry, then to none.
 {{- if hasKey $image "registry" -}}{{- $registry = $image.registry -}}{{- end -}}
 {{- $registry = $registry | default .context.Values.global.imageRegistry -}}
 {{- $repository := $image.repository | default $fallback.repository -}}
-{{- $tag := $image.tag | default $fallback.tag | toString -}}
+{{- $tag := include "ray-aks.scalarString" ($image.tag | default $fallback.tag) -}}
 {{- $digest := $image.digest | default $fallback.digest -}}
 {{- if $registry -}}{{- printf "%s/" (trimSuffix "/" $registry) -}}{{- end -}}
 {{- $repository -}}

@@ -1,0 +1,71 @@
+"""Every `fail` message of the chart's templates has a helm-unittest `failedTemplate` test.
+
+The messages are read from the templates (`fail "..."` and `fail (printf "..." ...)`, with each
+printf verb matching any text) and matched against the `failedTemplate.errorMessage` of every
+suite in charts/ray-aks/tests.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from tools.render_chart import CHART_DIR
+
+FAIL_CALL = re.compile(r'\bfail\s+(?:\(\s*printf\s+)?"((?:[^"\\]|\\.)*)"')
+PRINTF_VERB = re.compile(r"%[-+# 0-9.]*[sdvqf]")
+
+
+def fail_patterns() -> dict[str, re.Pattern[str]]:
+    """{message format: regex} for every fail call in the templates."""
+    patterns = {}
+    for path in sorted((CHART_DIR / "templates").rglob("*")):
+        if path.suffix not in (".tpl", ".yaml", ".txt"):
+            continue
+        for fmt in FAIL_CALL.findall(path.read_text()):
+            text = fmt.replace('\\"', '"')
+            parts = PRINTF_VERB.split(text)
+            regex = ".+?".join(re.escape(p) for p in parts)
+            patterns[f"{path.name}: {text}"] = re.compile(regex, re.DOTALL)
+    return patterns
+
+
+def _error_messages(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        failed = node.get("failedTemplate")
+        if isinstance(failed, dict) and "errorMessage" in failed:
+            found.append(str(failed["errorMessage"]))
+        for value in node.values():
+            found += _error_messages(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _error_messages(item)
+    return found
+
+
+def failed_template_messages() -> list[str]:
+    messages: list[str] = []
+    for suite in sorted((CHART_DIR / "tests").glob("*_test.yaml")):
+        messages += _error_messages(yaml.safe_load(suite.read_text()))
+    return messages
+
+
+def test_the_scan_finds_the_fail_calls() -> None:
+    assert len(fail_patterns()) >= 20
+
+
+def test_every_fail_message_has_a_failed_template_test() -> None:
+    messages = failed_template_messages()
+    untested = [
+        name for name, regex in fail_patterns().items() if not any(regex.fullmatch(m) for m in messages)
+    ]
+    assert untested == []
+
+
+def test_a_printf_message_matches_its_rendered_text() -> None:
+    regex = re.compile(".+?".join(re.escape(p) for p in PRINTF_VERB.split("%s.minReplicas (%d) must be")))
+    assert regex.fullmatch("rayCluster.workerGroups.cpu.minReplicas (5) must be")
+    assert not regex.fullmatch("rayCluster.workerGroups.cpu.maxReplicas (5) must be")

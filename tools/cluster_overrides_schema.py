@@ -1,0 +1,91 @@
+"""The values schema of a workload cluster's overrides, derived from the schema of `rayCluster`.
+
+`rayJobs.<job>.rayCluster` and `rayService.rayCluster` are merged over `rayCluster`, so they take
+the same keys with the same types, but none is required (a job sets only what differs) and
+`enabled`/`name` do not apply. values.schema.json keeps the derived copies as
+`definitions.clusterOverrides` and `definitions.workerGroupOverrides`; this derives them from
+`properties.rayCluster` and `definitions.workerGroup`, so a change there is one command away:
+
+    python -m tools.cluster_overrides_schema --write   # rewrite the two definitions
+    python -m tools.cluster_overrides_schema           # exit 1 when they are stale
+
+tests/chart/test_workload_values_schema.py runs the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from typing import Any
+
+from tools.render_chart import CHART_DIR, REPO_ROOT
+
+SCHEMA = CHART_DIR / "values.schema.json"
+WORKER_GROUP_REF = "#/definitions/workerGroup"
+# Keys of rayCluster that describe the chart's own RayCluster object, not a cluster's shape.
+NOT_OVERRIDABLE = ("enabled", "name")
+
+
+def _optional(node: Any) -> Any:
+    """A copy without `required` on objects that are merged; list items keep theirs (lists replace)."""
+    if isinstance(node, list):
+        return [_optional(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "required":
+            continue
+        if key == "items":
+            out[key] = copy.deepcopy(value)
+        elif key == "$ref" and value == WORKER_GROUP_REF:
+            out[key] = "#/definitions/workerGroupOverrides"
+        else:
+            out[key] = _optional(value)
+    return out
+
+
+def derive(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{"clusterOverrides": ..., "workerGroupOverrides": ...} from the rayCluster schema."""
+    cluster = _optional(schema["properties"]["rayCluster"])
+    for key in NOT_OVERRIDABLE:
+        cluster["properties"].pop(key)
+    cluster["description"] = "values merged over rayCluster (every key optional)"
+    group = _optional(schema["definitions"]["workerGroup"])
+    group["description"] = "values merged over the rayCluster worker group of the same name"
+    return {"clusterOverrides": cluster, "workerGroupOverrides": group}
+
+
+def stale(schema: dict[str, Any]) -> list[str]:
+    """Names of the derived definitions that differ from what derive() gives."""
+    definitions = schema.get("definitions") or {}
+    return [name for name, want in derive(schema).items() if definitions.get(name) != want]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the derived definitions")
+    args = parser.parse_args(argv)
+    schema = json.loads(SCHEMA.read_text())
+    where = SCHEMA.relative_to(REPO_ROOT)
+    if args.write:
+        schema.setdefault("definitions", {}).update(derive(schema))
+        SCHEMA.write_text(json.dumps(schema, indent=2) + "\n")
+        print(f"wrote definitions.clusterOverrides and definitions.workerGroupOverrides in {where}")
+        return 0
+    names = stale(schema)
+    if names:
+        print(
+            f"{where}: definitions {', '.join(names)} are stale: "
+            "run python -m tools.cluster_overrides_schema --write",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{where}: the cluster override definitions match rayCluster's schema")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
