@@ -102,7 +102,7 @@ lint-dockerfiles: $(HADOLINT) ## hadolint every images/*/Dockerfile (rules in .h
 	@echo "lint-dockerfiles: $(words $(wildcard images/*/Dockerfile)) Dockerfiles clean"
 
 # tests/images run in `make test` through test-python; this is the quick loop over them alone.
-test-images: $(VENV_STAMP) ## pytest tests/images: Dockerfiles, .dockerignore, make image/push/install commands vs the chart
+test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images: Dockerfiles, .dockerignore, make image/push/install commands vs the chart
 	$(PY) -m pytest tests/images
 
 .PHONY: lint-dockerfiles

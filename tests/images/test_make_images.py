@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.images.conftest import IMAGE_NAMES, PINNED, chart_yaml, commands, gpu_values, make, values
@@ -158,3 +159,47 @@ def test_help_lists_every_target_of_images_and_demo():
         text = (REPO_ROOT / "make" / mk).read_text()
         phony = {t for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for t in line.split()}
         assert phony and phony <= listed, f"make help misses {sorted(phony - listed)} of make/{mk}"
+
+
+def rendered_images(tree) -> set[str]:
+    """Every container image in rendered objects (RayJob/RayService pod templates included)."""
+    found: set[str] = set()
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                found |= {c["image"] for c in value if isinstance(c, dict) and "image" in c}
+            else:
+                found |= rendered_images(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            found |= rendered_images(value)
+    return found
+
+
+WORKLOAD_SCENARIOS = sorted(
+    p.name
+    for p in (REPO_ROOT / "charts" / "ray-aks" / "ci").glob("*-values.yaml")
+    if any(key in yaml.safe_load(p.read_text()) for key in ("rayJobs", "rayService"))
+)
+
+
+@pytest.mark.parametrize("scenario", WORKLOAD_SCENARIOS)
+def test_install_renders_only_images_that_push_pushed(scenario):
+    """The chart rendered with `make install`'s own flags (ACR registry, this commit's tag) over a
+    workload scenario pulls exactly ray-aks images that `make push VARIANTS="cpu gpu"` pushes."""
+    from tools.render_chart import render
+
+    words = helm_command(make("-n", "install", "ACR_NAME=x", "IMAGE_TAG=t1").stdout)
+    sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
+    pushed = set(make("-s", "image-names", "ACR_NAME=x", "IMAGE_TAG=t1", "VARIANTS=cpu gpu").stdout.split())
+    scenario_values = yaml.safe_load((REPO_ROOT / "charts" / "ray-aks" / "ci" / scenario).read_text())
+    # A tag the scenario pins itself (a user's own release tag) is the user's to push.
+    pinned_tags = {image.get("tag") for _, image in chart_images(scenario_values)} - {None, ""}
+    images = rendered_images(render([REPO_ROOT / "charts" / "ray-aks" / "ci" / scenario], sets))
+    ours = {image for image in images if "/ray-aks-" in image}
+    assert ours, f"{scenario} renders no ray-aks image"
+    for image in ours:
+        name, _, tag = image.rpartition(":")
+        assert name.startswith("x.azurecr.io/"), image
+        assert image in pushed or tag in pinned_tags, f"{image} is pulled but `make push` never pushes it"
+        assert any(p.rpartition(":")[0] == name for p in pushed), f"{name} is not an image make builds"
