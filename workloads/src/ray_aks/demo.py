@@ -320,14 +320,14 @@ def run(workdir: Path, epochs: int) -> None:
 
     # Short: Ray's unix socket paths live under it.
     ray_temp = Path(tempfile.mkdtemp(prefix="ray-aks-demo-"))
-    # MLflow starts in the background (about half a minute) while Ray starts and the data is written.
-    step("starting MLflow (a tracking server on loopback) and a local Ray (2 CPUs)")
-    with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
-        try:
-            dashboard = start_ray(ray_temp)
-            signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
-            print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
-
+    step("starting a local Ray (2 CPUs), then MLflow (a tracking server on loopback)")
+    try:
+        dashboard = start_ray(ray_temp)
+        signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
+        print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
+        # MLflow starts in the background (half a minute or more) while the data is prepared; not
+        # during Ray's start, whose fixed waits a loaded machine can outlast.
+        with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
             step("ray-aks data digits + ray-aks preprocess (Ray Data)")
             mnist_dir, records = write_inputs(workdir / "data")
             run_cli("preprocess", "--input", str(records), "--output", str(workdir / "data" / "features"))
@@ -383,17 +383,17 @@ def run(workdir: Path, epochs: int) -> None:
                 "mlflow_db": str(workdir / "mlflow" / "mlflow.db"),
             }
             step("done: " + json.dumps(summary))
+    finally:
+        step("stopping Serve, Ray and MLflow")
+        try:
+            if ray.is_initialized():
+                try:
+                    serve.shutdown()
+                finally:
+                    ray.shutdown()
         finally:
-            step("stopping Serve, Ray and MLflow")
-            try:
-                if ray.is_initialized():
-                    try:
-                        serve.shutdown()
-                    finally:
-                        ray.shutdown()
-            finally:
-                stop_ray_processes(ray_temp)
-                shutil.rmtree(ray_temp, ignore_errors=True)
+            stop_ray_processes(ray_temp)
+            shutil.rmtree(ray_temp, ignore_errors=True)
     db = workdir / "mlflow" / "mlflow.db"
     print(
         "Browse the run and the registered model afterwards with:\n"
