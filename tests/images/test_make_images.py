@@ -1,0 +1,205 @@
+"""`make image`, `make push` and `make install` print exactly the commands they run (`make -n`),
+and the image names and tags agree with what the chart's values pull."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+from tests.images.conftest import IMAGE_NAMES, PINNED, chart_yaml, commands, gpu_values, make, values
+
+PINNED_ARGS = [f"{key}={value}" for key, value in PINNED.items()]
+
+
+def build_command(name: str, variant: str, registry: str = "x.azurecr.io/", engine: str = "docker") -> str:
+    app_version = chart_yaml()["appVersion"]
+    suffix = "-gpu" if variant == "gpu" else ""
+    load = "" if engine == "podman" else " --load"
+    return (
+        f"{engine} buildx build{load} --platform linux/amd64 --file images/{name}/Dockerfile"
+        f" --build-arg RAY_VERSION={app_version} --build-arg RAY_VARIANT={variant} --build-arg VERSION=t1"
+        f" --build-arg REVISION=0123abc --build-arg CREATED=2026-01-01T00:00:00+00:00 --build-arg SOURCE=src"
+        f" --tag {registry}ray-aks-{name}:t1{suffix} --tag {registry}ray-aks-{name}:{app_version}{suffix} ."
+    )
+
+
+def engine_commands(output: str) -> list[str]:
+    """The commands that do something (make -n also prints the recipes' argument checks)."""
+    return [c for c in commands(output) if not c.startswith(("test ", "for ", "case "))]
+
+
+def test_image_and_push_print_the_exact_commands():
+    out = make("-n", "image", "push", "ACR_NAME=x", *PINNED_ARGS).stdout
+    app_version = chart_yaml()["appVersion"]
+    builds = [build_command(name, "cpu") for name in ("training", "serving", "embedding")]
+    pushes = [
+        f"docker push x.azurecr.io/ray-aks-{name}:{tag}"
+        for name in ("training", "serving", "embedding")
+        for tag in ("t1", app_version)
+    ]
+    assert engine_commands(out) == [*builds, "DOCKER_COMMAND=docker az acr login --name x", *pushes]
+
+
+def test_gpu_variant_and_podman():
+    out = make(
+        "-n", "push", "ACR_NAME=x", "IMAGES=serving", "VARIANTS=cpu gpu", "DOCKER=podman", *PINNED_ARGS
+    )
+    app_version = chart_yaml()["appVersion"]
+    assert engine_commands(out.stdout) == [
+        build_command("serving", "cpu", engine="podman"),
+        build_command("serving", "gpu", engine="podman"),
+        "DOCKER_COMMAND=podman az acr login --name x",
+        "podman push x.azurecr.io/ray-aks-serving:t1",
+        f"podman push x.azurecr.io/ray-aks-serving:{app_version}",
+        "podman push x.azurecr.io/ray-aks-serving:t1-gpu",
+        f"podman push x.azurecr.io/ray-aks-serving:{app_version}-gpu",
+    ]
+
+
+def test_without_acr_the_images_are_local_names():
+    out = make("-n", "image", "IMAGES=training", *PINNED_ARGS).stdout
+    assert engine_commands(out) == [build_command("training", "cpu", registry="")]
+
+
+def test_default_tag_is_the_git_commit():
+    described = subprocess.run(
+        ["git", "describe", "--tags", "--always", "--dirty", "--abbrev=12"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    names = make("-s", "image-names", "IMAGES=training").stdout.split()
+    assert names == [f"ray-aks-training:{described}", f"ray-aks-training:{chart_yaml()['appVersion']}"]
+    assert f"--build-arg REVISION={revision} " in make("-n", "image", "IMAGES=training").stdout
+
+
+@pytest.mark.parametrize("goal", ["push", "install"])
+def test_push_and_install_need_acr_name_before_building(goal):
+    result = make(goal, "ACR_NAME=", check=False)
+    assert result.returncode != 0
+    assert f"{goal}: set ACR_NAME" in result.stderr
+    assert "buildx" not in result.stdout
+
+
+def test_install_rejects_unknown_values():
+    result = make("install", "ACR_NAME=x", "VALUES=tpu", check=False)
+    assert result.returncode != 0 and "VALUES must be cpu or gpu, not 'tpu'" in result.stderr
+
+
+def helm_command(out: str) -> list[str]:
+    (line,) = [c for c in commands(out) if " upgrade --install " in c]
+    return line.split()
+
+
+@pytest.mark.parametrize(("variant", "files"), [("cpu", []), ("gpu", ["charts/ray-aks-gpu-values.yaml"])])
+def test_install_uses_the_values_and_the_acr(variant, files):
+    words = helm_command(make("-n", "install", "ACR_NAME=x", f"VALUES={variant}", "IMAGE_TAG=t1").stdout)
+    assert words[0].endswith("/helm") and words[1:6] == [
+        "upgrade",
+        "--install",
+        "ray",
+        "charts/ray-aks",
+        "--namespace",
+    ]
+    assert [words[i + 1] for i, w in enumerate(words) if w == "-f"] == files
+    sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
+    assert sets["global.imageRegistry"] == "x.azurecr.io"
+    # Every key set is a value the chart declares (its strict schema refuses others).
+    chart_values = values()
+    for key in sets:
+        node = chart_values
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"make install sets {key}, not in values.yaml"
+            node = node[part]
+    if "imageTag" in chart_values["global"]:
+        assert sets["global.imageTag"] == "t1"
+
+
+def chart_images(tree, path=()):
+    """(values path, image dict) for every image of ours (a repository named ray-aks-*) in the values."""
+    if isinstance(tree, dict):
+        if str(tree.get("repository", "")).startswith("ray-aks-"):
+            yield ".".join(path), tree
+        for key, value in tree.items():
+            yield from chart_images(value, (*path, key))
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            yield from chart_images(value, (*path, str(index)))
+
+
+def test_makefile_builds_one_image_per_dockerfile():
+    names = make("-s", "image-names", "IMAGE_TAG=t1").stdout.split()
+    assert sorted({n.split(":")[0] for n in names}) == sorted(f"ray-aks-{name}" for name in IMAGE_NAMES)
+
+
+def test_chart_image_values_are_images_make_builds():
+    """Every ray-aks-* image the chart's values (and the GPU overlay) name is built by `make image`
+    with the tag the chart pulls by default (its appVersion, -gpu on GPU groups)."""
+    app_version = chart_yaml()["appVersion"]
+    built = set(make("-s", "image-names", "IMAGE_TAG=t1", "VARIANTS=cpu gpu").stdout.split())
+    for source in (values(), gpu_values()):
+        for path, image in chart_images(source):
+            assert image.get("registry", "") == "", f"{path}: the registry comes from global.imageRegistry"
+            tag = image.get("tag") or app_version
+            assert f"{image['repository']}:{tag}" in built, (
+                f"{path}: {image['repository']}:{tag} is not built"
+            )
+            assert f"{image['repository']}:{tag}-gpu" in built
+
+
+def test_help_lists_every_target_of_images_and_demo():
+    listed = {line.split()[0] for line in make("-s", "help").stdout.splitlines() if line.strip()}
+    listed = {re.sub(r"\x1b\[[0-9;]*m", "", name) for name in listed}
+    for mk in ("images.mk", "demo.mk"):
+        text = (REPO_ROOT / "make" / mk).read_text()
+        phony = {t for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for t in line.split()}
+        assert phony and phony <= listed, f"make help misses {sorted(phony - listed)} of make/{mk}"
+
+
+def rendered_images(tree) -> set[str]:
+    """Every container image in rendered objects (RayJob/RayService pod templates included)."""
+    found: set[str] = set()
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                found |= {c["image"] for c in value if isinstance(c, dict) and "image" in c}
+            else:
+                found |= rendered_images(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            found |= rendered_images(value)
+    return found
+
+
+WORKLOAD_SCENARIOS = sorted(
+    p.name
+    for p in (REPO_ROOT / "charts" / "ray-aks" / "ci").glob("*-values.yaml")
+    if any(key in yaml.safe_load(p.read_text()) for key in ("rayJobs", "rayService"))
+)
+
+
+@pytest.mark.parametrize("scenario", WORKLOAD_SCENARIOS)
+def test_install_renders_only_images_that_push_pushed(scenario):
+    """The chart rendered with `make install`'s own flags (ACR registry, this commit's tag) over a
+    workload scenario pulls exactly ray-aks images that `make push VARIANTS="cpu gpu"` pushes."""
+    from tools.render_chart import render
+
+    words = helm_command(make("-n", "install", "ACR_NAME=x", "IMAGE_TAG=t1").stdout)
+    sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
+    pushed = set(make("-s", "image-names", "ACR_NAME=x", "IMAGE_TAG=t1", "VARIANTS=cpu gpu").stdout.split())
+    scenario_values = yaml.safe_load((REPO_ROOT / "charts" / "ray-aks" / "ci" / scenario).read_text())
+    # A tag the scenario pins itself (a user's own release tag) is the user's to push.
+    pinned_tags = {image.get("tag") for _, image in chart_images(scenario_values)} - {None, ""}
+    images = rendered_images(render([REPO_ROOT / "charts" / "ray-aks" / "ci" / scenario], sets))
+    ours = {image for image in images if "/ray-aks-" in image}
+    assert ours, f"{scenario} renders no ray-aks image"
+    for image in ours:
+        name, _, tag = image.rpartition(":")
+        assert name.startswith("x.azurecr.io/"), image
+        assert image in pushed or tag in pinned_tags, f"{image} is pulled but `make push` never pushes it"
+        assert any(p.rpartition(":")[0] == name for p in pushed), f"{name} is not an image make builds"
