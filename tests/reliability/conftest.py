@@ -1,0 +1,55 @@
+"""The workloads' real parts (a local Ray with 2 CPUs, an MLflow server on loopback), as in
+tests/workloads/conftest.py but scoped to this package: they stop when the reliability tests are
+done, so the workloads tests that run after them in the same pytest start their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import free_port
+from tests.workloads import conftest as workloads
+from tests.workloads import serving_fixtures
+
+
+def _init_ray(attempts: int = 3) -> None:
+    """ray.init as tests/workloads does it, retried: on a loaded machine Ray's fixed 30 s wait for
+    the raylet to register can run out ("The current node timed out during startup")."""
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(
+                num_cpus=2,
+                object_store_memory=512 * 1024 * 1024,
+                include_dashboard=True,  # Ray Train's controller polls the state API
+                dashboard_port=free_port(),
+                runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+            )
+            return
+        except Exception as err:
+            ray.shutdown()
+            if attempt == attempts or "timed out during startup" not in str(err):
+                raise
+
+
+@pytest.fixture(scope="package")
+def ray_local() -> Iterator[None]:
+    import ray
+
+    _init_ray()
+    try:
+        yield
+    finally:
+        from ray import serve
+
+        serve.shutdown()
+        serving_fixtures._serve_port = None  # the next Ray gets its own Serve proxy
+        ray.shutdown()
+
+
+@pytest.fixture(scope="package")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from workloads.mlflow_server.__wrapped__(tmp_path_factory)
