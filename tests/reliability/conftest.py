@@ -10,24 +10,26 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import free_port
+from tests.reliability import cluster
 from tests.workloads import conftest as workloads
 from tests.workloads import serving_fixtures
 
 
-def _init_ray(attempts: int = 3) -> None:
+def _init_ray(attempts: int = 5) -> None:
     """ray.init as tests/workloads does it, retried: on a loaded machine Ray's fixed 30 s wait for
     the raylet to register can run out ("The current node timed out during startup")."""
     import ray
 
     for attempt in range(1, attempts + 1):
         try:
-            ray.init(
+            context = ray.init(
                 num_cpus=2,
                 object_store_memory=512 * 1024 * 1024,
                 include_dashboard=True,  # Ray Train's controller polls the state API
                 dashboard_port=free_port(),
                 runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
             )
+            cluster.dashboard_url = context.dashboard_url
             return
         except Exception as err:
             ray.shutdown()

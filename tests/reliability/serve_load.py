@@ -93,9 +93,9 @@ async def _load(url, body, total, concurrency, timeout_s, during) -> LoadResult:
 
 def replica_actors(app: str, deployment: str) -> list[dict[str, Any]]:
     """The ALIVE replica actors of a deployment, from Ray's state API (each has a `pid`)."""
-    from ray.util.state import list_actors
+    from tests.reliability.cluster import list_alive_actors
 
-    actors = list_actors(filters=[("state", "=", "ALIVE")], limit=10_000, raise_on_missing_output=False)
+    actors = list_alive_actors()
     name = f"SERVE_REPLICA::{app}#{deployment}#"
     return [a.__dict__ if not isinstance(a, dict) else a for a in actors if (a.name or "").startswith(name)]
 

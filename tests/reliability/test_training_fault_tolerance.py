@@ -22,6 +22,7 @@ from ray_aks.data.mnist import write_digits_idx
 
 from tests.conftest import wait_for
 from tests.reliability import sizes
+from tests.reliability.cluster import list_alive_actors
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +69,7 @@ def logged_epochs(client: mlflow.MlflowClient, experiment: str) -> list[int]:
 
 
 def train_workers() -> list[dict]:
-    from ray.util.state import list_actors
-
-    actors = list_actors(
-        filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")],
-        raise_on_missing_output=False,
-    )
+    actors = list_alive_actors(class_name="RayTrainWorker")
     return [{"pid": a.pid, "actor_id": a.actor_id} for a in actors]
 
 
