@@ -41,6 +41,10 @@ def _init_ray(attempts: int = 5) -> None:
 def ray_local() -> Iterator[None]:
     import ray
 
+    if ray.is_initialized():  # the workloads' session Ray, when they ran first: share it
+        cluster.dashboard_url = ray._private.worker._global_node.address_info["webui_url"]
+        yield
+        return
     _init_ray()
     try:
         yield
