@@ -5,9 +5,11 @@ done, so the workloads tests that run after them in the same pytest start their 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -25,7 +27,9 @@ def _init_ray(attempts: int = 5) -> None:
     # As tests/chart/ray_head.py does: a loaded 2-core machine can take longer than Ray's default
     # 60 s to start the dashboard.
     os.environ.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "300")
+    me = psutil.Process()
     for attempt in range(1, attempts + 1):
+        before = {child.pid for child in me.children(recursive=True)}
         try:
             context = ray.init(
                 num_cpus=2,
@@ -38,6 +42,13 @@ def _init_ray(attempts: int = 5) -> None:
             return
         except Exception as err:
             ray.shutdown()
+            # A failed start leaves its GCS, dashboard and monitors running (ray.shutdown does not
+            # stop them): stop what this attempt started, or the next attempts compete with them
+            # and Ray's state API sees several clusters on the machine.
+            for child in me.children(recursive=True):
+                if child.pid not in before:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        child.kill()
             if attempt == attempts:
                 raise
             print(f"ray.init attempt {attempt} failed ({str(err)[:200]}); retrying")
