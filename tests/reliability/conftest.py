@@ -9,7 +9,6 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -22,6 +21,7 @@ def _init_ray(attempts: int = 5) -> None:
     """ray.init as tests/workloads does it, retried: on a loaded machine Ray's fixed 30 s wait for
     the raylet to register can run out ("The current node timed out during startup"), and so can
     the dashboard's start."""
+    import psutil  # Ray's vendored copy (ray/thirdparty_files), importable once ray is
     import ray
 
     # As tests/chart/ray_head.py does: a loaded 2-core machine can take longer than Ray's default
