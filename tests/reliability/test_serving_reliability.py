@@ -1,0 +1,211 @@
+"""The MNIST and embeddings Serve apps under load, slow and oversize clients, fuzzing and a
+replica kill: a real local Serve over real HTTP on loopback.
+
+Sizes are small in `make test` and full under `make reliability` (tests/reliability/sizes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from ray_aks.serving import embeddings, mnist
+
+from tests.conftest import wait_for
+from tests.reliability import sizes
+from tests.reliability.serve_load import replica_pids, rss_mib, run_load
+from tests.workloads.serving_fixtures import OFFLINE_ENV, assert_no_server_errors, deployed, minilm_path
+
+pytestmark = pytest.mark.slow
+
+MAX_BODY = 64_000
+BODY_TIMEOUT_S = 2.0
+MNIST_REPLICAS = 2
+MAX_ONGOING = 16
+LIMITS = {"max_body_bytes": MAX_BODY, "body_timeout_s": BODY_TIMEOUT_S}
+
+
+@pytest.fixture(scope="module")
+def mnist_url(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two MNIST replicas serving a checkpoint directory (the weights do not matter here)."""
+    import torch
+    from ray_aks.models.mnist_cnn import MnistCNN, save_checkpoint
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path_factory.mktemp("mnist-checkpoint")
+    save_checkpoint(MnistCNN().eval(), checkpoint)
+    args = {
+        "model": str(checkpoint),
+        "num_replicas": MNIST_REPLICAS,
+        "max_ongoing_requests": MAX_ONGOING,
+        "ray_actor_options": {"num_cpus": 0.25},
+        "torch_threads": 1,
+        "user_config": {**LIMITS, "max_batch_size": 32, "batch_wait_timeout_s": 0.01},
+    }
+    with deployed(mnist.app(args), "rel-mnist", "/rel-mnist") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def embeddings_url(ray_local: None) -> Iterator[str]:
+    args = {
+        "model": minilm_path(),
+        "max_ongoing_requests": 64,
+        "ray_actor_options": {"num_cpus": 0.5, "runtime_env": {"env_vars": OFFLINE_ENV}},
+        "torch_threads": 1,
+        "user_config": {**LIMITS, "max_batch_size": 32, "batch_wait_timeout_s": 0.02},
+    }
+    with deployed(embeddings.app(args), "rel-embeddings", "/rel-embeddings") as url:
+        yield url
+
+
+def mnist_body(i: int) -> dict:
+    return {"data": mnist.EXAMPLE_DATA}
+
+
+def embeddings_body(i: int) -> dict:
+    return {"input": f"request {i}: the quick brown fox jumps over the lazy dog"}
+
+
+def _load_with_memory(app: str, deployment: str, url: str, body) -> None:
+    pids = replica_pids(app, deployment)
+    assert pids, f"no replica actors found for {app}/{deployment}"
+    before = {pid: rss_mib(pid) for pid in pids}
+    result = run_load(url, body, sizes.LOAD_REQUESTS, sizes.LOAD_CONCURRENCY)
+    after = {pid: rss_mib(pid) for pid in pids}
+    print(
+        f"{app} load at concurrency {sizes.LOAD_CONCURRENCY}: {result.summary()}; replica RSS MiB "
+        + ", ".join(f"pid {pid}: {before[pid]:.0f} -> {after[pid]:.0f}" for pid in pids)
+    )
+    assert result.failed == 0, result.summary()
+    assert result.statuses[200] == sizes.LOAD_REQUESTS
+    assert replica_pids(app, deployment) == pids, "a replica was replaced during the load"
+
+
+def test_mnist_load_has_no_errors(mnist_url: str) -> None:
+    _load_with_memory("rel-mnist", "MnistService", f"{mnist_url}/predict", mnist_body)
+
+
+def test_embeddings_load_has_no_errors(embeddings_url: str) -> None:
+    _load_with_memory(
+        "rel-embeddings", _deployment("rel-embeddings"), f"{embeddings_url}/embeddings", embeddings_body
+    )
+
+
+def _deployment(app: str) -> str:
+    from ray import serve
+
+    status = serve.status().applications[app]
+    names = set(status.deployments)
+    assert len(names) == 1, names
+    return names.pop()
+
+
+def _trickle(url: str, path: str) -> socket.socket:
+    """A client that sends the headers and the start of a body, then nothing more."""
+    parts = urlsplit(url)
+    conn = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    conn.sendall(
+        f"POST {parts.path}{path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode()
+    )
+    return conn
+
+
+@pytest.mark.parametrize(("app", "path"), [("mnist", "/predict"), ("embeddings", "/embeddings")])
+def test_slow_bodies_get_408_without_tying_up_replicas(app: str, path: str, request) -> None:
+    url = request.getfixturevalue(f"{app}_url")
+    body = mnist_body if app == "mnist" else embeddings_body
+    # More stalled uploads than the replicas can hold at once: while they stall, others are served.
+    stalled = [_trickle(url, path) for _ in range(2 * MAX_ONGOING)]
+    try:
+        started = time.monotonic()
+        result = run_load(f"{url}{path}", body, 64, 16)
+        assert result.failed == 0, result.summary()
+        replies = []
+        for conn in stalled:
+            conn.settimeout(60)
+            replies.append(conn.recv(65536).decode(errors="replace"))
+        waited = time.monotonic() - started
+    finally:
+        for conn in stalled:
+            conn.close()
+    assert all(r.startswith("HTTP/1.1 408") for r in replies), {r.split("\r\n")[0] for r in replies}
+    assert all(f"request body not received within {BODY_TIMEOUT_S:g}s" in r for r in replies)
+    print(
+        f"{app}: {len(stalled)} stalled uploads got 408 after {waited:.1f}s; "
+        f"64 requests meanwhile: {result.summary()}"
+    )
+
+
+@pytest.mark.parametrize(("app", "path"), [("mnist", "/predict"), ("embeddings", "/embeddings")])
+def test_oversize_bodies_get_413(app: str, path: str, request) -> None:
+    url = request.getfixturevalue(f"{app}_url")
+    declared = requests.post(
+        f"{url}{path}", data=b"x" * (MAX_BODY + 1), headers={"content-type": "application/json"}, timeout=60
+    )
+    chunked = requests.post(
+        f"{url}{path}",
+        data=(b" " * 10_000 for _ in range(MAX_BODY // 10_000 + 2)),  # no Content-Length
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        assert response.json() == {"detail": f"request body is larger than the limit of {MAX_BODY} bytes"}
+
+
+@pytest.mark.parametrize("app", ["mnist", "embeddings"])
+def test_schema_fuzz_never_gets_5xx(app: str, request) -> None:
+    """The workloads' schemathesis fuzz (tests/workloads/serving_fixtures), at the reliability size."""
+    url = request.getfixturevalue(f"{app}_url")
+    assert assert_no_server_errors(url, max_examples=sizes.FUZZ_EXAMPLES) >= sizes.FUZZ_EXAMPLES // 2
+
+
+def test_replica_killed_under_load_comes_back_and_failures_are_bounded(mnist_url: str) -> None:
+    """SIGKILL one of two replicas part-way through a load: only requests that were in flight on it
+    (or routed to it before Serve noticed) fail; Serve starts a new replica; then nothing fails."""
+    pids = replica_pids("rel-mnist", "MnistService")
+    assert len(pids) == MNIST_REPLICAS
+    victim = pids[0]
+    killed_at: list[float] = []
+    lock = threading.Lock()
+
+    def kill_once(done: int) -> None:
+        with lock:
+            if not killed_at and done >= sizes.KILL_LOAD_REQUESTS // 5:
+                os.kill(victim, signal.SIGKILL)
+                killed_at.append(time.monotonic())
+
+    started = time.monotonic()
+    result = run_load(
+        f"{mnist_url}/predict", mnist_body, sizes.KILL_LOAD_REQUESTS, sizes.LOAD_CONCURRENCY, during=kill_once
+    )
+    assert killed_at, "the replica was never killed"
+
+    def replaced() -> bool:
+        now = replica_pids("rel-mnist", "MnistService")
+        return len(now) == MNIST_REPLICAS and victim not in now
+
+    wait_for(replaced, timeout=300, what="Serve to replace the killed replica")
+    recovered_after = time.monotonic() - killed_at[0]
+    after = run_load(f"{mnist_url}/predict", mnist_body, 200, sizes.LOAD_CONCURRENCY)
+    first = min(result.failures_at, default=float("nan"))
+    last = max(result.failures_at, default=float("nan"))
+    print(
+        f"replica kill under load: {result.summary()}; kill at {killed_at[0] - started:.1f}s, "
+        f"failures between {first:.1f}s and {last:.1f}s; 2 replicas again {recovered_after:.1f}s "
+        f"after the kill (pids now {replica_pids('rel-mnist', 'MnistService')}); "
+        f"afterwards: {after.summary()}"
+    )
+    # Bound: what the killed replica held (max_ongoing_requests) plus one more round routed to it
+    # before the routers learnt of its death.
+    assert result.failed <= 2 * MAX_ONGOING, result.summary()
+    assert after.failed == 0, after.summary()

@@ -1,0 +1,157 @@
+"""Ray Train fault tolerance for real: the test itself kills a training worker process mid-epoch
+(SIGKILL to the worker actor's PID, found through Ray's state API), and kills the driver; the
+`ray-aks train mnist` CLI runs as a separate driver, as a RayJob runs it.
+
+tests/workloads/test_train_mnist.py covers the workload's own fault injection (rank 0 exits after
+a checkpoint) and a second driver continuing a finished run; these tests kill from outside, at a
+moment the training code does not choose.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+import ray
+from ray_aks.data.mnist import write_digits_idx
+
+from tests.conftest import wait_for
+from tests.reliability import sizes
+from tests.reliability.cluster import list_alive_actors
+
+# Two drivers, an MLflow server and Ray Train restarts: more than pytest.ini's 900 s on a loaded
+# 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+
+EPOCHS = sizes.size("train_epochs", 3, 5)
+CLI = str(Path(sys.executable).with_name("ray-aks"))
+
+
+def train_command(data_dir: Path, storage: Path, run_name: str, experiment: str) -> list[str]:
+    # fmt: off
+    return [
+        CLI, "train", "mnist", "--data-dir", str(data_dir), "--epochs", str(EPOCHS), "--num-workers", "2",
+        "--batch-size", "16", "--storage-path", str(storage), "--run-name", run_name,
+        "--experiment-name", experiment, "--model-name", experiment, "--max-failures", "2",
+    ]
+    # fmt: on
+
+
+def start_driver(command: list[str], mlflow_server: str, log: Path) -> subprocess.Popen:
+    env = os.environ | {
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "MLFLOW_TRACKING_URI": mlflow_server,
+    }
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=log.parent,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def the_run(client: mlflow.MlflowClient, experiment: str):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id]) if exp else []
+    return runs[0] if len(runs) == 1 else None
+
+
+def logged_epochs(client: mlflow.MlflowClient, experiment: str) -> list[int]:
+    run = the_run(client, experiment)
+    if run is None:
+        return []
+    return sorted(m.step for m in client.get_metric_history(run.info.run_id, "test_accuracy"))
+
+
+def train_workers() -> list[dict]:
+    actors = list_alive_actors(class_name="RayTrainWorker")
+    return [{"pid": a.pid, "actor_id": a.actor_id} for a in actors]
+
+
+def finish(proc: subprocess.Popen, log: Path, timeout: float = 1200) -> str:
+    proc.wait(timeout=timeout)
+    output = log.read_text(errors="replace")
+    assert proc.returncode == 0, output[-6000:]
+    return output
+
+
+def test_killing_a_train_worker_mid_epoch_resumes_from_the_last_checkpoint(
+    ray_local: None, mlflow_server: str, tmp_path: Path
+) -> None:
+    data_dir = write_digits_idx(tmp_path / "digits", compress=True)
+    experiment = "rel-kill-worker"
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    log = tmp_path / "driver.log"
+    proc = start_driver(
+        train_command(data_dir, tmp_path / "storage", "kill-worker", experiment), mlflow_server, log
+    )
+    try:
+        # Epoch 1 is logged by rank 0 after its checkpoint was reported: kill during epoch 2.
+        wait_for(lambda: 1 in logged_epochs(client, experiment), timeout=900, what="epoch 1 in MLflow")
+        workers = train_workers()
+        assert len(workers) == 2, workers
+        victim = workers[-1]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        killed_during = max(logged_epochs(client, experiment)) + 1
+        finish(proc, log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    run = the_run(client, experiment)
+    tags, metrics = run.data.tags, run.data.metrics
+    print(
+        f"worker kill: SIGKILL pid {victim} during epoch {killed_during} of {EPOCHS}; MLflow run "
+        f"{run.info.run_id} {run.info.status}: restarts={tags.get('ray_aks.restarts')}, "
+        f"resumed_from_epoch={tags.get('ray_aks.resumed_from_epoch')}, "
+        f"final_test_accuracy={metrics.get('final_test_accuracy')}"
+    )
+    assert run.info.status == "FINISHED"
+    assert tags["ray_aks.restarts"] == "1"
+    resumed = int(tags["ray_aks.resumed_from_epoch"])
+    assert 1 <= resumed < EPOCHS and resumed >= killed_during - 1
+    # Resumed, not started over: every epoch was logged once, epochs after the checkpoint after the kill.
+    assert logged_epochs(client, experiment) == list(range(1, EPOCHS + 1))
+    assert victim not in {w["pid"] for w in train_workers()}
+
+
+def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(
+    ray_local: None, mlflow_server: str, tmp_path: Path
+) -> None:
+    data_dir = write_digits_idx(tmp_path / "digits", compress=True)
+    experiment = "rel-kill-driver"
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    command = train_command(data_dir, tmp_path / "storage", "kill-driver", experiment)
+    first_log = tmp_path / "driver-1.log"
+    first = start_driver(command, mlflow_server, first_log)
+    try:
+        wait_for(lambda: 1 in logged_epochs(client, experiment), timeout=900, what="epoch 1 in MLflow")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the driver and anything it started, as a pod kill would
+        first.wait(timeout=60)
+    done_before = logged_epochs(client, experiment)
+    assert max(done_before) < EPOCHS, "the driver finished before it was killed"
+    # Ray ends a dead driver's job: its trainer and workers go with it.
+    wait_for(lambda: not train_workers(), timeout=300, what="the killed driver's workers to exit")
+
+    second_log = tmp_path / "driver-2.log"
+    output = finish(start_driver(command, mlflow_server, second_log), second_log)
+    run = the_run(client, experiment)
+    assert run is not None, "the re-run must continue the same MLflow run, not start another"
+    tags = run.data.tags
+    print(
+        f"driver kill: killed after epochs {done_before} of {EPOCHS}; re-run resumed from epoch "
+        f"{tags.get('ray_aks.resumed_from_epoch')}; MLflow run {run.info.run_id} {run.info.status}, "
+        f"driver_restarted={tags.get('ray_aks.driver_restarted')}"
+    )
+    assert run.info.status == "FINISHED"
+    assert tags["ray_aks.driver_restarted"] == "true"
+    assert int(tags["ray_aks.resumed_from_epoch"]) >= max(done_before)
+    assert logged_epochs(client, experiment) == list(range(1, EPOCHS + 1))
+    assert "final_test_accuracy" in run.data.metrics, output[-3000:]
