@@ -1,12 +1,10 @@
 {{/* Helpers of the Prometheus and Grafana objects (podmonitor.yaml, prometheusrule.yaml, grafana-dashboard.yaml). */}}
 
-{{/* ray-aks.monitoringAPIVersion: the PodMonitor API of monitoring.flavor. Takes the root context. */}}
+{{/* ray-aks.monitoringAPIVersion: the PodMonitor API of monitoring.flavor (the schema allows only
+prometheus-operator and azure-managed, and refuses any other flavor naming the key). Takes the root context. */}}
 {{- define "ray-aks.monitoringAPIVersion" -}}
-{{- $flavor := .Values.monitoring.flavor -}}
-{{- if eq $flavor "prometheus-operator" -}}monitoring.coreos.com/v1
-{{- else if eq $flavor "azure-managed" -}}azmonitoring.coreos.com/v1
-{{- else -}}
-{{- fail (printf "monitoring.flavor %q is not one of prometheus-operator (monitoring.coreos.com/v1) or azure-managed (AKS managed Prometheus, azmonitoring.coreos.com/v1)" $flavor) -}}
+{{- if eq .Values.monitoring.flavor "azure-managed" -}}azmonitoring.coreos.com/v1
+{{- else -}}monitoring.coreos.com/v1
 {{- end -}}
 {{- end -}}
 

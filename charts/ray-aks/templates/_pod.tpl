@@ -263,9 +263,6 @@ the key under keyPrefix. Takes the dict described at the top of this file.
 {{- if and $storage.enabled (not $storage.existingClaim) -}}
 {{- fail (printf "%s.sharedStorage.existingClaim is required when %s.sharedStorage.enabled is true (an existing ReadWriteMany PVC)" $p $p) -}}
 {{- end -}}
-{{- if and (ne $cluster.head.serviceType "ClusterIP") (ne $cluster.auth.mode "token") -}}
-{{- fail (printf "%s.head.serviceType %s requires %s.auth.mode token: without it anyone who reaches the Jobs API can run code on the cluster (CVE-2023-48022)" $p $cluster.head.serviceType $p) -}}
-{{- end -}}
 {{- $gpuGroups := 0 -}}
 {{- range $name, $group := $cluster.workerGroups -}}
 {{- if $group.enabled -}}
