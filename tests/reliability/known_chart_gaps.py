@@ -14,7 +14,7 @@ import re
 # (values path pattern, why it renders invalid objects, the fix)
 KNOWN_CHART_GAPS: list[tuple[str, str, str]] = [
     (
-        r"rayCluster\.(podSecurityContext|securityContext)(\..*)?",
+        r"(rayCluster|mlflow)\.(podSecurityContext|securityContext)(\..*)?",
         "the schema types them as free objects; wrong types, unknown fields or an empty drop list render",
         "type their fields in values.schema.json (runAsUser integer >= 1, runAsNonRoot const true, ...)",
     ),
@@ -24,19 +24,9 @@ KNOWN_CHART_GAPS: list[tuple[str, str, str]] = [
         "the Kubernetes Affinity/Toleration fields in the schema",
     ),
     (
-        r"rayCluster\.(head|workerGroups\.[^.]+|autoscaler)\.resources\..*",
-        "quantities are not checked: '', negative, 2.5 cores as a number, unknown resource names render",
-        "a quantity pattern (string or integer) and known resource names in the schema",
-    ),
-    (
-        r"rayCluster\.(image|workerGroups\.[^.]+\.image)\.tag",
-        "an empty tag renders an untagged image, 'latest' a floating one (kube-linter latest-tag)",
-        "minLength 1 and a 'not latest' pattern on tags (or a digest)",
-    ),
-    (
-        r"(rayCluster\.(head|workerGroups\.[^.]+)\.priorityClassName|global\.priorityClassName|fullnameOverride|nameOverride)",
-        "rendered unquoted: a numeric-looking string becomes a number, 'yes' a boolean",
-        "| quote in the templates, and a DNS-label pattern in the schema",
+        r"(fullnameOverride|nameOverride)",
+        "object names render unquoted: a YAML 1.1 word such as 'yes' or 'on' becomes a boolean",
+        "quote the names in the templates (the schema already refuses anything but a DNS label)",
     ),
 ]
 

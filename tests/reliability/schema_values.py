@@ -58,6 +58,48 @@ def _vary(rng: random.Random, root: dict[str, Any], node: Any, path: tuple, p: f
     return node
 
 
+def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
+    """Make the combination one the chart's templates accept too (the schema cannot say "this key
+    needs that one"), so most generated files render and the property looks at real objects: a
+    switched-on feature gets the keys its `fail` checks require."""
+    service = values["rayService"]
+    if service["ingress"]["enabled"]:
+        service["enabled"] = True
+    if service["service"]["type"] != "LoadBalancer":
+        service["service"]["loadBalancer"].update(internalSubnet="", sourceRanges=[])
+    mlflow = values["mlflow"]
+    if mlflow["autoscaling"]["enabled"]:
+        mlflow["enabled"] = True
+        mlflow["database"]["type"] = "external"
+    if mlflow["database"]["type"] == "external":
+        mlflow["database"]["existingSecret"] = mlflow["database"]["existingSecret"] or "mlflow-database"
+        mlflow["artifactsDestination"] = (
+            mlflow["artifactsDestination"] or "wasbs://mlflow@account.blob.core.windows.net/mlflow"
+        )
+    if values["monitoring"]["prometheusRule"]["enabled"]:
+        values["monitoring"].update(enabled=True, flavor="prometheus-operator")
+    if values["workloadIdentity"]["enabled"] and not values["workloadIdentity"]["clientId"]:
+        values["workloadIdentity"]["clientId"] = "00000000-0000-0000-0000-000000000000"
+    if not values["serviceAccount"]["create"] and not values["serviceAccount"]["name"]:
+        values["serviceAccount"]["name"] = "fuzz-a1"
+    workloads = [*values["rayJobs"].values(), service]
+    if any(w["enabled"] for w in workloads) and not values["global"]["imageRegistry"]:
+        values["global"]["imageRegistry"] = "fuzz.azurecr.io"
+    gpu_group = values["rayCluster"]["workerGroups"].get("gpu", {})
+    if not gpu_group.get("enabled", bool(gpu_group)):
+        values["global"]["gpu"] = False  # GPU mode needs a GPU worker group (the overlay adds one)
+    if gpu_group:
+        for workload in workloads:  # a digest pins the CPU build; a GPU group would need its own image
+            workload["image"]["digest"] = ""
+    gcs = values["rayCluster"]["gcsFaultTolerance"]
+    if gcs["enabled"] and not gcs["redisAddress"]:
+        gcs["redisAddress"] = "redis.example.internal:6380"
+    for key in ("fullnameOverride", "nameOverride"):  # RayJob names are at most 47 characters
+        if len(values[key]) > 20:
+            values[key] = "fuzz-a1"
+    return values
+
+
 def accepted_values(count: int, seed: int = 8265, p: float = 0.3, tries: int = 50) -> list[dict[str, Any]]:
     """`count` values files the schema accepts (each a pure function of the seed and its index)."""
     mutator = ValuesMutator()
@@ -68,7 +110,7 @@ def accepted_values(count: int, seed: int = 8265, p: float = 0.3, tries: int = 5
         rng = random.Random(f"{seed}-{n}")
         for _ in range(tries):
             base = copy.deepcopy(mutator.bases["gpu" if rng.random() < 0.4 else "defaults"])
-            values = _vary(rng, root, base, (), p)
+            values = _satisfy_cross_key_checks(_vary(rng, root, base, (), p))
             if validator.is_valid(values):
                 found.append(values)
                 break

@@ -57,7 +57,8 @@ def dotted(path: Path_) -> str:
 
 
 def pointer(path: Path_) -> str:
-    return "/" + "/".join(str(p) for p in path)
+    """The JSON pointer of path, as schema errors write it ('/' in a key is escaped as '~1')."""
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def defaults() -> dict[str, Any]:
@@ -126,6 +127,17 @@ def _paths(node: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
             yield from _paths(item, (*path, i))
 
 
+def _enable_features(values: dict[str, Any], path: Path_) -> None:
+    """Set every `enabled` flag on the way to path, and a registry for the workload images."""
+    node: Any = values
+    for part in path:
+        if isinstance(node, dict) and "enabled" in node:
+            node["enabled"] = True
+        node = node[part]
+    if path and path[0] in ("rayJobs", "rayService") and not values["global"].get("imageRegistry"):
+        values["global"]["imageRegistry"] = "fuzz.azurecr.io"
+
+
 def _set(values: dict[str, Any], path: Path_, value: Any) -> None:
     node: Any = values
     for part in path[:-1]:
@@ -183,8 +195,20 @@ class ValuesMutator:
         return path, rng.choice([2**63, 10**18, 1e308, 2**31, "99999999999999999999"])
 
     def _unknown_key(self, rng, values):
-        parent = rng.choice(self._containers(values))
+        parent = rng.choice(
+            [
+                p
+                for p in self._containers(values)
+                # `global` is Helm's map shared with subcharts, open by convention; a job's gpuArgs
+                # reach its entrypoint only in GPU mode.
+                if p[:1] != ("global",) and (values["global"]["gpu"] or "gpuArgs" not in p)
+            ]
+        )
         key = f"{UNKNOWN_PREFIX}{rng.randrange(10**6)}"
+        if (subschema(self.schema, parent) or {}).get("additionalProperties") is not False:
+            # A free-form map the chart passes through (Serve app args, actor options, annotations):
+            # its keys reach the output only while its feature renders, so turn the feature on.
+            _enable_features(values, parent)
         return (*parent, key), rng.choice(["a-string", 7, True, {"k": "v"}])
 
     def _missing_required(self, rng, values):

@@ -151,7 +151,7 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   {{- with ($group.priorityClassName | default $values.global.priorityClassName) }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   securityContext:
     {{- toYaml $cluster.podSecurityContext | nindent 4 }}
