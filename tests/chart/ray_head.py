@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, stop_process_group, wait_for
 
 RAY_CLI = str(Path(sys.executable).with_name("ray"))
 
@@ -101,16 +100,5 @@ def _one_head(log_path: Path, token: str) -> Iterator[RayHead]:
             wait_for(ready, timeout=240, what=f"Ray head at {url}")
             yield RayHead(url, token)
         finally:
-            _stop_group(proc)
+            stop_process_group(proc)
             shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass

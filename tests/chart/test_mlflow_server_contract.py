@@ -11,7 +11,6 @@ the Secret provides it.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, stop_process_group, wait_for
 from tools.render_chart import render
 
 EXTERNAL = {
@@ -102,14 +101,7 @@ def chart_mlflow(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
         wait_for(healthy, timeout=900, what=f"mlflow server started as the chart starts it at {uri}")
         yield uri, artifacts, "ray-ray-aks-mlflow.ray.svc:5000"
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except ProcessLookupError:
-            pass
+        stop_process_group(proc)
         log.close()
 
 
