@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,5 +47,12 @@ def test_bad_flags_and_args_get_usage(tmp_path: Path) -> None:
     message = usage_error("serve", "--app", "mnist", "--mnist-model", "models:/mnist-cnn")
     assert "use models:/<name>@<alias> or models:/<name>/<version>" in message
 
-    message = usage_error("serve", "--app", "textgen", "--no-block")
-    assert "--no-block needs --address (or RAY_ADDRESS) of a running Ray cluster" in message
+
+def test_no_block_without_a_cluster_gets_usage() -> None:
+    # In a process of its own: this session's Ray (ray_local) would count as a running cluster.
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    command = [sys.executable, "-m", "ray_aks.cli", "serve", "--app", "textgen", "--no-block"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Usage:" in result.stderr and "Traceback" not in result.stderr
+    assert "--no-block needs --address (or RAY_ADDRESS) of a running Ray cluster" in cli_text(result.stderr)
