@@ -262,12 +262,9 @@ def predict_batch(batch: dict[str, np.ndarray], checkpoint_dir: str) -> dict[str
 
 
 def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
-    import ray.data
-    import ray.train
     from ray.data.expressions import col
-    from ray.train.torch import TorchTrainer
 
-    from ray_aks.training.ray_runtime import init_ray, read_parquet, timed
+    from ray_aks.training.ray_runtime import init_ray, read_parquet, timed, torch_trainer
 
     classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
@@ -298,26 +295,12 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
     in_dim = clip_embedding_dim(cfg.model)
     logger.info("CLIP embeddings (dim %d, cached=%s) at %s", in_dim, cached, cache)
 
-    trainer = TorchTrainer(
+    trainer = torch_trainer(
         train_loop_per_worker,
-        train_loop_config={
-            "config": cfg.model_dump(mode="json"),
-            "tracker": tracker,
-            "classes": classes,
-            "in_dim": in_dim,
-        },
+        {"config": cfg.model_dump(mode="json"), "tracker": tracker, "classes": classes, "in_dim": in_dim},
+        cfg,
+        run_name,
         datasets={"train": train_ds},
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            resources_per_worker={"CPU": cfg.cpus_per_worker} | ({"GPU": 1} if cfg.use_gpu else {}),
-        ),
-        run_config=ray.train.RunConfig(
-            name=run_name,
-            storage_path=cfg.storage_path,
-            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
-        ),
     )
     try:
         with timed("classifier training"):

@@ -128,10 +128,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
 def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
     """Train, evaluate, log and register; returns what happened (also printed by the CLI)."""
-    import ray.train
-    from ray.train.torch import TorchTrainer
 
-    from ray_aks.training.ray_runtime import init_ray, read_run_state, write_run_state
+    from ray_aks.training.ray_runtime import init_ray, read_run_state, torch_trainer, write_run_state
 
     # Check the data before any worker starts, so a wrong path is one clear error.
     data_dir = ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset)
@@ -155,23 +153,14 @@ def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
             cfg.model_dump(exclude={"tracking_uri", "fail_after_epoch", "run_name"}) | {"run_name": run_name}
         )
 
-    trainer = TorchTrainer(
+    trainer = torch_trainer(
         train_loop_per_worker,
-        train_loop_config={
+        {
             "config": cfg.model_dump(mode="json") | {"data_dir": str(data_dir), "download": False},
             "tracker": tracker,
         },
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.num_workers,
-            use_gpu=cfg.use_gpu,
-            resources_per_worker={"CPU": cfg.cpus_per_worker} | ({"GPU": 1} if cfg.use_gpu else {}),
-        ),
-        run_config=ray.train.RunConfig(
-            name=run_name,
-            storage_path=cfg.storage_path,
-            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
-        ),
+        cfg,
+        run_name,
     )
     try:
         result = trainer.fit()

@@ -67,3 +67,27 @@ def read_parquet(path: str):
         return ray.data.read_parquet(path)
     finally:
         context.use_datasource_v2 = previous
+
+
+def torch_trainer(train_loop, loop_config: dict, cfg, run_name: str, datasets: dict | None = None):
+    """A TorchTrainer with the jobs' shared settings from cfg: workers, GPU, CPUs per worker, the
+    storage path, worker-group restarts and the checkpoints kept."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    return TorchTrainer(
+        train_loop,
+        train_loop_config=loop_config,
+        datasets=datasets,
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=cfg.num_workers,
+            use_gpu=cfg.use_gpu,
+            resources_per_worker={"CPU": cfg.cpus_per_worker} | ({"GPU": 1} if cfg.use_gpu else {}),
+        ),
+        run_config=ray.train.RunConfig(
+            name=run_name,
+            storage_path=cfg.storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+        ),
+    )
