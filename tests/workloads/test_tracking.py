@@ -80,3 +80,21 @@ def test_server_failing_mid_run_turns_tracking_off_without_raising(
         gone.log_metrics({"loss": 0.5}, step=2)  # no second attempt, no second warning
     assert not gone.active and "log metrics failed" in gone.problem
     assert sum("is unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.slow
+def test_model_registers_while_another_experiment_is_active_in_the_process(mlflow_server: str) -> None:
+    import torch
+    from ray_aks.tracking.mlflow_tracking import log_and_register_pytorch_model
+
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_experiment("someone-elses-experiment")  # as a caller's script (or an earlier job) may
+    tracker = start_run(mlflow_server, "tracker-test", run_name="registers")
+    model = torch.nn.Linear(4, 2)
+    version = log_and_register_pytorch_model(
+        tracker, model, "tracker-test-model", "champion", torch.zeros(1, 4).numpy(), ["torch"]
+    )
+    tracker.finish()
+    assert tracker.active and version is not None
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    assert client.get_model_version_by_alias("tracker-test-model", "champion").version == str(version)

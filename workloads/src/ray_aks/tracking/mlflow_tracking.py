@@ -230,6 +230,9 @@ def log_and_register_pytorch_model(
         with torch.inference_mode():
             output = model(torch.as_tensor(input_example)).numpy()
         mlflow.set_tracking_uri(tracker.uri)
+        # The fluent API refuses to reopen a run outside the process's active experiment (one a
+        # caller set earlier with mlflow.set_experiment), so make the run's own experiment active.
+        mlflow.set_experiment(experiment_id=tracker.client.get_run(tracker.run_id).info.experiment_id)
         with mlflow.start_run(run_id=tracker.run_id):
             info = mlflow.pytorch.log_model(
                 model,
