@@ -21,7 +21,13 @@ from ray_aks.serving import embeddings, mnist
 from tests.conftest import wait_for
 from tests.reliability import sizes
 from tests.reliability.serve_load import replica_pids, rss_mib, run_load
-from tests.workloads.serving_fixtures import OFFLINE_ENV, assert_no_server_errors, deployed, minilm_path
+from tests.workloads.serving_fixtures import (
+    OFFLINE_ENV,
+    assert_no_server_errors,
+    deployed,
+    minilm_path,
+    read_reply,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +138,7 @@ def test_slow_bodies_get_408_without_tying_up_replicas(app: str, path: str, requ
         replies = []
         for conn in stalled:
             conn.settimeout(60)
-            replies.append(conn.recv(65536).decode(errors="replace"))
+            replies.append(read_reply(conn, until=b"request body not received"))
         waited = time.monotonic() - started
     finally:
         for conn in stalled:

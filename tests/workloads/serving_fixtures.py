@@ -10,6 +10,7 @@ import base64
 import io
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +27,15 @@ REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 _serve_port: int | None = None
+
+
+def read_reply(conn: socket.socket, until: bytes) -> str:
+    """What the server sent on a raw connection, read until `until` arrives or the server closes
+    (headers and body may come in separate packets)."""
+    reply = b""
+    while until not in reply and (chunk := conn.recv(65536)):
+        reply += chunk
+    return reply.decode(errors="replace")
 
 
 def serve_base_url() -> str:

@@ -20,6 +20,7 @@ from tests.workloads.serving_fixtures import (
     concurrently,
     deployed,
     png_bytes,
+    read_reply,
 )
 
 pytestmark = pytest.mark.slow
@@ -235,10 +236,7 @@ def test_slow_body_gets_408(url: str) -> None:
             f"POST {parts.path}/predict HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"data": ['.encode()
         )
-        reply = b""  # the rest of the request body never comes; the answer may arrive in parts
-        while b"request body not received" not in reply and (chunk := conn.recv(65536)):
-            reply += chunk
-    reply = reply.decode(errors="replace")
+        reply = read_reply(conn, until=b"request body not received")  # the rest of the body never comes
     assert reply.startswith("HTTP/1.1 408"), reply
     assert "request body not received within 2s" in reply
 
