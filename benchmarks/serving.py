@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ray_aks.processes import free_port
+
 from benchmarks.common import BenchmarkResult, Measure, Row, load_average, machine_facts, print_facts
 from benchmarks.loadgen import LoadResult, run_load
 
@@ -24,14 +26,6 @@ APPS = ("mnist", "embeddings")
 TARGET_CONCURRENCY = 32
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 SENTENCE = "A platform team runs distributed training and batch inference on their Kubernetes cluster."
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:

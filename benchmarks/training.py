@@ -98,8 +98,7 @@ def _plain_worker(rank: int, world_size: int, cfg: dict[str, Any], port: int) ->
 
 def run_plain_ddp(cfg: dict[str, Any], workers: int) -> None:
     import torch.multiprocessing as mp
-
-    from benchmarks.serving import free_port
+    from ray_aks.processes import free_port
 
     mp.spawn(_plain_worker, args=(workers, cfg, free_port()), nprocs=workers, join=True)
 

@@ -1,4 +1,4 @@
-# Images (issue 6): `make image` builds images/<name>/Dockerfile as ray-aks-<name>, `make push`
+# Images (issue 6): `make image` builds stage <name> of images/Dockerfile as ray-aks-<name>, `make push`
 # sends them to ACR, `make install` installs the chart pointing at them. Nothing here runs in
 # `make test` but the Dockerfile checks (lint-dockerfiles, and tests/images in test-python), which
 # need no container engine.
@@ -17,7 +17,7 @@ VARIANTS ?= cpu
 IMAGE_PLATFORM ?= linux/amd64
 ACR_NAME ?=
 IMAGE_REGISTRY ?= $(if $(ACR_NAME),$(ACR_NAME).azurecr.io)
-# The chart's appVersion is the Ray version: the Dockerfiles' base image and the tag the chart's
+# The chart's appVersion is the Ray version: the Dockerfile's base image and the tag the chart's
 # RayJobs and RayService pull when global.imageTag is empty.
 CHART_APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/ray-aks/Chart.yaml)
 # Tags from git: the exact commit (`git describe`, -dirty for uncommitted changes) and the chart's
@@ -47,7 +47,7 @@ CHART_HAS_IMAGE_TAG := $(shell grep -Eq '^  imageTag:' charts/ray-aks/values.yam
 image_ref = $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
 
 # One build per image and variant, with every tag at once; one command a line (`make -n image`).
-build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/$(1)/Dockerfile \
+build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/Dockerfile --target $(1) \
   --build-arg RAY_VERSION=$(CHART_APP_VERSION) --build-arg RAY_VARIANT=$(2) --build-arg VERSION=$(IMAGE_TAG) \
   --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) --build-arg SOURCE=$(IMAGE_SOURCE) \
   $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),$(2))) $(BUILD_FLAGS) .
@@ -66,7 +66,7 @@ endef
 require-acr: ## Fail unless ACR_NAME is set (push and install check it before building anything)
 	@test -n "$(ACR_NAME)" || { echo "$(MAKECMDGOALS): set ACR_NAME, the name of your Azure Container Registry (e.g. ACR_NAME=myacr)" >&2; exit 1; }
 
-image: ## Build images/<name>/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", DOCKER=podman, ACR_NAME)
+image: ## Build stage <name> of images/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", DOCKER=podman, ACR_NAME)
 	$(check_variants)
 	$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(call build_image,$(name),$(variant))$(newline)))
 
@@ -97,9 +97,9 @@ $(HADOLINT): | $(VENV_STAMP)
 	@rm -rf $(HADOLINT_DIR) && mv $(HADOLINT_DIR).tmp $(HADOLINT_DIR)
 	@$@ --version | grep -q ' $(HADOLINT_VERSION)$$' || { echo "$@ is not hadolint $(HADOLINT_VERSION)" >&2; exit 1; }
 
-lint-dockerfiles: $(HADOLINT) ## hadolint every images/*/Dockerfile (rules in .hadolint.yaml)
-	$(HADOLINT) --config .hadolint.yaml images/*/Dockerfile
-	@echo "lint-dockerfiles: $(words $(wildcard images/*/Dockerfile)) Dockerfiles clean"
+lint-dockerfiles: $(HADOLINT) ## hadolint images/Dockerfile (rules in .hadolint.yaml)
+	$(HADOLINT) --config .hadolint.yaml images/Dockerfile
+	@echo "lint-dockerfiles: images/Dockerfile clean"
 
 # tests/images run in `make test` through test-python; this is the quick loop over them alone.
 test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images: Dockerfiles, .dockerignore, make image/push/install commands vs the chart

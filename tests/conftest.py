@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+# Shared with `make demo`: the tests use the same helpers the product does.
+from ray_aks.processes import free_port, stop_process_group, wait_for
+
+__all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_for"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A loopback port that is free now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
-    """Poll `condition` until it is true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    """Stop a server started with start_new_session=True and every process it spawned."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="session")

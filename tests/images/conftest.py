@@ -8,10 +8,11 @@ import subprocess
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.images.dockerfile import image_stages
 
 CHART = REPO_ROOT / "charts" / "ray-aks"
 GPU_VALUES = REPO_ROOT / "charts" / "ray-aks-gpu-values.yaml"
-IMAGE_NAMES = sorted(p.parent.name for p in (REPO_ROOT / "images").glob("*/Dockerfile"))
+IMAGE_NAMES = image_stages(REPO_ROOT / "images" / "Dockerfile")
 # Fixed so that `make -n` prints the same commands on every checkout.
 PINNED = {
     "IMAGE_TAG": "t1",

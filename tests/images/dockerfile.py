@@ -1,5 +1,6 @@
-"""A small Dockerfile reader for the image checks: instructions, ARG defaults, variable expansion,
-and .dockerignore matching. Enough for our own Dockerfiles; hadolint (make lint-dockerfiles) lints them."""
+"""A small Dockerfile reader for the image checks: instructions, build stages, ARG defaults,
+variable expansion and .dockerignore matching. Enough for our own Dockerfile; hadolint
+(make lint-dockerfiles) lints it."""
 
 from __future__ import annotations
 
@@ -63,15 +64,54 @@ def expand(text: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, text)
 
 
+def _from_words(ins: Instruction) -> tuple[str, str | None]:
+    """FROM [--platform=...] <image> [AS <name>] -> (image, stage name)."""
+    words = [w for w in shlex.split(ins.args) if not w.startswith("--platform")]
+    name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+    return words[0], name
+
+
+def stages(path: Path) -> dict[str, list[Instruction]]:
+    """Build stages by name (an unnamed one by its index), each from its FROM to the next."""
+    found: dict[str, list[Instruction]] = {}
+    current: list[Instruction] | None = None
+    for ins in parse(path):
+        if ins.keyword == "FROM":
+            _, name = _from_words(ins)
+            current = found.setdefault(name or str(len(found)), [])
+        if current is not None:
+            current.append(ins)
+    return found
+
+
+def image_stages(path: Path) -> list[str]:
+    """The stages no other stage builds on: the images (`docker build --target <stage>`)."""
+    by_name = stages(path)
+    bases = {_from_words(instructions[0])[0] for instructions in by_name.values()}
+    return sorted(name for name in by_name if name not in bases)
+
+
+def target(path: Path, name: str) -> list[Instruction]:
+    """What `--target name` builds: the stage's ancestors' instructions, then its own."""
+    by_name = stages(path)
+    chain = [by_name[name]]
+    while (base := _from_words(chain[0][0])[0]) in by_name:
+        chain.insert(0, by_name[base])
+    return [ins for instructions in chain for ins in instructions]
+
+
 def from_images(path: Path, build_args: dict[str, str] | None = None) -> list[str]:
-    """Every FROM image, resolved with the ARG defaults overridden by `build_args`."""
+    """Every base image pulled (FROM another stage is not one), resolved with the ARG defaults
+    overridden by `build_args`."""
     instructions = parse(path)
     variables = arg_defaults(instructions) | (build_args or {})
+    stage_names = set(stages(path))
     images = []
     for ins in instructions:
         if ins.keyword == "FROM":
-            words = [w for w in shlex.split(ins.args) if not w.startswith("--platform")]
-            images.append(expand(words[0], variables))
+            image, _ = _from_words(ins)
+            if image not in stage_names:
+                images.append(expand(image, variables))
     return images
 
 

@@ -20,7 +20,7 @@ def build_command(name: str, variant: str, registry: str = "x.azurecr.io/", engi
     suffix = "-gpu" if variant == "gpu" else ""
     load = "" if engine == "podman" else " --load"
     return (
-        f"{engine} buildx build{load} --platform linux/amd64 --file images/{name}/Dockerfile"
+        f"{engine} buildx build{load} --platform linux/amd64 --file images/Dockerfile --target {name}"
         f" --build-arg RAY_VERSION={app_version} --build-arg RAY_VARIANT={variant} --build-arg VERSION=t1"
         f" --build-arg REVISION=0123abc --build-arg CREATED=2026-01-01T00:00:00+00:00 --build-arg SOURCE=src"
         f" --tag {registry}ray-aks-{name}:t1{suffix} --tag {registry}ray-aks-{name}:{app_version}{suffix} ."
@@ -132,7 +132,7 @@ def chart_images(tree, path=()):
             yield from chart_images(value, (*path, str(index)))
 
 
-def test_makefile_builds_one_image_per_dockerfile():
+def test_makefile_builds_one_image_per_dockerfile_stage():
     names = make("-s", "image-names", "IMAGE_TAG=t1").stdout.split()
     assert sorted({n.split(":")[0] for n in names}) == sorted(f"ray-aks-{name}" for name in IMAGE_NAMES)
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import requests
+from ray_aks.tracking import local_server
 
-from tests.conftest import free_port, stop_process_group, wait_for
+from tests.conftest import free_port
 
 RAY_START_ATTEMPTS = 3
 
@@ -43,46 +40,8 @@ def ray_local() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` on loopback with a SQLite backend; yields its tracking URI.
-
-    mlflow starts helper processes, so it runs in its own process group and the whole group is stopped.
-    """
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log = (root / "server.log").open("wb")
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    proc = subprocess.Popen(
-        [
-            str(mlflow_bin),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {proc.returncode}; see {root / 'server.log'}")
-        try:
-            return requests.get(f"{uri}/health", timeout=2).status_code == 200
-        except requests.RequestException:  # refused, or a read timeout while it starts on a busy machine
-            return False
-
-    try:
-        wait_for(healthy, timeout=900, what=f"mlflow server at {uri}")
-        yield uri
-    finally:
-        stop_process_group(proc)
-        log.close()
+    """A real `mlflow server` on loopback with a SQLite backend (the one `make demo` runs); yields its
+    tracking URI and stops it, with its helper processes, after the session."""
+    with local_server.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        server.wait_healthy(timeout=900)
+        yield server.uri

@@ -98,3 +98,19 @@ def test_model_registers_while_another_experiment_is_active_in_the_process(mlflo
     assert tracker.active and version is not None
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
     assert client.get_model_version_by_alias("tracker-test-model", "champion").version == str(version)
+
+
+def test_log_epochs_logs_each_epoch_once_and_fills_in_a_missing_one(tmp_path: Path) -> None:
+    """What a resumed job relies on: the checkpoint's history re-logged logs nothing twice, and an
+    epoch checkpointed but not logged before a kill gets logged."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = start_run(uri, "epochs", run_name="resumed")
+    history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + e / 10} for e in (1, 2, 3)]
+    tracker.log_epochs(history[:1], ("loss", "accuracy"))
+    tracker.log_epochs(history[:1], ("loss", "accuracy"))  # the same epoch again: nothing new
+    tracker.log_epochs(history, ("loss", "accuracy"))  # epochs 2 and 3 were never logged
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    for key in ("loss", "accuracy"):
+        logged = [(m.step, m.value) for m in client.get_metric_history(tracker.run_id, key)]
+        assert sorted(logged) == [(e["epoch"], e[key]) for e in history]
+    assert tracker.active

@@ -19,17 +19,17 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
+
+from ray_aks.processes import free_port, wait_for
+from ray_aks.tracking.local_server import mlflow_server
 
 # Replicas share 2 CPUs with Serve's controller and proxy; nothing reaches a model hub.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
@@ -60,83 +60,12 @@ def step(title: str) -> None:
     print(f"\n==> {title}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def run_cli(*args: str) -> None:
     """Run a `ray-aks` subcommand in this process (it joins this process's Ray)."""
     from ray_aks.cli import app
 
     print("$ ray-aks " + " ".join(args), flush=True)
     app(list(args), standalone_mode=False)
-
-
-@contextmanager
-def mlflow_server(root: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real `mlflow server` on a free loopback port (SQLite, local artifacts).
-
-    Yields its URI and process at once: the caller awaits its health while Ray starts. mlflow
-    starts helper processes, so it runs in its own process group and the whole group is stopped.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log_path = root / "server.log"
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    command = [
-        str(mlflow_bin),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-        "--workers",
-        "1",
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield uri, proc
-        finally:
-            stop_process_group(proc)
-
-
-def mlflow_healthy(uri: str, proc: subprocess.Popen, log_path: Path) -> bool:
-    import requests
-
-    if proc.poll() is not None:
-        raise RuntimeError(f"mlflow server exited with {proc.returncode}; see {log_path}")
-    try:
-        return requests.get(f"{uri}/health", timeout=2).status_code == 200
-    except requests.RequestException:  # refused, or a read timeout while it starts
-        return False
-
-
-def stop_process_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def start_ray(temp_dir: Path, attempts: int = 3) -> str:
@@ -327,17 +256,13 @@ def run(workdir: Path, epochs: int) -> None:
         print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
         # MLflow starts in the background (half a minute or more) while the data is prepared; not
         # during Ray's start, whose fixed waits a loaded machine can outlast.
-        with mlflow_server(workdir / "mlflow") as (tracking_uri, mlflow_proc):
+        with mlflow_server(workdir / "mlflow") as tracking:
             step("ray-aks data digits + ray-aks preprocess (Ray Data)")
             mnist_dir, records = write_inputs(workdir / "data")
             run_cli("preprocess", "--input", str(records), "--output", str(workdir / "data" / "features"))
 
-            log_path = workdir / "mlflow" / "server.log"
-            wait_for(
-                lambda: mlflow_healthy(tracking_uri, mlflow_proc, log_path),
-                timeout=600,
-                what=f"mlflow server at {tracking_uri}",
-            )
+            tracking.wait_healthy(timeout=600)
+            tracking_uri = tracking.uri
             print(f"  MLflow UI:     {tracking_uri}  (while the demo runs)")
 
             step(f"ray-aks train mnist: 2 workers, {epochs} epochs, tracked and registered in MLflow")

@@ -136,6 +136,27 @@ class RunTracker:
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
         self.call("log metrics", lambda: self.client.log_batch(self.run_id, metrics=items))
 
+    def log_epochs(self, history: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+        """Log `keys` of every epoch in `history` (dicts with an "epoch") that the run lacks: a
+        resumed job logs no epoch twice and fills in one that a kill stopped it from logging."""
+        import time
+
+        from mlflow.entities import Metric
+
+        def log() -> None:
+            logged = {m.step for m in self.client.get_metric_history(self.run_id, keys[0])}
+            now = int(time.time() * 1000)
+            items = [
+                Metric(key, float(epoch[key]), now, int(epoch["epoch"]))
+                for epoch in history
+                if int(epoch["epoch"]) not in logged
+                for key in keys
+            ]
+            if items:
+                self.client.log_batch(self.run_id, metrics=items)
+
+        self.call("log epochs", log)
+
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 

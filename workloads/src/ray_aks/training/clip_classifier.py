@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 CACHE_DIR = "clip-embeddings"
 COMPLETE_MARKER = "_COMPLETE"
+EPOCH_METRICS = ("train_loss", "train_accuracy")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     from ray_aks.models.embedding_classifier import EmbeddingClassifier, load_classifier, save_classifier
     from ray_aks.training.epochs import PassTotals, all_reduce_totals
+    from ray_aks.training.ray_runtime import log_checkpointed_epochs
 
     cfg = ClipClassifierConfig.model_validate(loop_config["config"])
     tracker: RunTracker = loop_config["tracker"]
@@ -194,6 +196,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         )
         if rank == 0:
             tracker.log_metrics({"resumed_from_epoch": state["epoch"]}, step=int(state["epoch"]))
+            tracker.log_epochs(history, EPOCH_METRICS)  # checkpointed before a kill, not yet logged
     model = ray.train.torch.prepare_model(model)
     plain_model = model.module if hasattr(model, "module") else model
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -242,7 +245,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                 metrics, checkpoint=report_checkpoint, checkpoint_dir_name=f"checkpoint_epoch_{epoch:04d}"
             )
         if rank == 0:
-            tracker.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+            log_checkpointed_epochs(tracker, history, EPOCH_METRICS)
 
 
 def predict_batch(batch: dict[str, np.ndarray], checkpoint_dir: str) -> dict[str, np.ndarray]:

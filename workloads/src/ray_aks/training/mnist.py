@@ -51,6 +51,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     from ray_aks.models.mnist_cnn import MnistCNN, load_checkpoint, save_checkpoint
     from ray_aks.training.epochs import all_reduce_totals, evaluate, shard_indices, train_one_epoch
+    from ray_aks.training.ray_runtime import log_checkpointed_epochs
 
     cfg = MnistTrainConfig.model_validate(loop_config["config"])
     tracker: RunTracker = loop_config["tracker"]
@@ -79,6 +80,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             logger.warning("resuming from the checkpoint of epoch %d (restart %d)", state["epoch"], restarts)
             tracker.log_metrics({"resumed_from_epoch": state["epoch"], "restarts": restarts}, step=restarts)
             tracker.set_tags({"ray_aks.restarts": restarts, "ray_aks.resumed_from_epoch": state["epoch"]})
+            tracker.log_epochs(history, EPOCH_METRICS)  # checkpointed before a kill, not yet logged
 
     model = ray.train.torch.prepare_model(model)  # moves to the device; DDP when world_size > 1
     plain_model = model.module if hasattr(model, "module") else model
@@ -118,10 +120,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                 metrics, checkpoint=report_checkpoint, checkpoint_dir_name=f"checkpoint_epoch_{epoch:04d}"
             )
         if rank == 0:
-            tracker.log_metrics({k: metrics[k] for k in EPOCH_METRICS}, step=epoch)
+            log_checkpointed_epochs(tracker, history, EPOCH_METRICS)
         if cfg.fail_after_epoch == epoch and restarts == 0 and rank == 0:
-            # After its MLflow logging, and once Ray Train has registered this epoch's checkpoint.
-            ray.train.get_all_reported_checkpoints()
+            # After its MLflow logging, so after Ray Train registered this epoch's checkpoint.
             logger.warning("fault injection: rank %d exits after epoch %d", rank, epoch)
             os._exit(1)
 

@@ -91,3 +91,14 @@ def torch_trainer(train_loop, loop_config: dict, cfg, run_name: str, datasets: d
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
         ),
     )
+
+
+def log_checkpointed_epochs(tracker, history: list[dict], keys: tuple[str, ...]) -> None:
+    """Rank 0, after `ray.train.report`: wait until Ray Train has registered the epoch's checkpoint,
+    then log the epochs MLflow lacks. An epoch in MLflow is then one a restart resumes after (never
+    trained twice), and a kill between the two steps loses none: the restart logs it from the
+    checkpoint's history."""
+    import ray.train
+
+    ray.train.get_all_reported_checkpoints()  # report() returns before the controller registers it
+    tracker.log_epochs(history, keys)
