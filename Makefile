@@ -14,7 +14,13 @@ VENV  := $(ROOT)/.venv
 # Each area appends its check targets to TEST_TARGETS; `make test` runs them in order.
 TEST_TARGETS :=
 
-include $(sort $(wildcard make/*.mk))
+# python.mk and tools.mk first: they define the paths of the venv and the tools ($(VENV_STAMP),
+# $(HELM), ...) that the other files name as prerequisites, and make expands a rule's
+# prerequisites as it reads the rule (read earlier, they would be empty: nothing gets built).
+CORE_MAKEFILES := make/python.mk make/tools.mk
+include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES),$(sort $(wildcard make/*.mk)))
+# The Python checks last: the chart checks take minutes and fail fast, pytest takes half an hour.
+TEST_TARGETS += $(PYTHON_CHECKS)
 
 .PHONY: help test
 help: ## List every target with its description

@@ -1,8 +1,7 @@
 # Chart checks: one target per check, each appended to TEST_TARGETS in the order `make test` runs
 # them. All of them run offline: the kuberay-operator subchart is never needed (`make deps`
 # fetches it for a real install). `make test-chart HELM_VERSION=3.21.4` runs them all under helm 3.
-# The tools ($(HELM), $(CT), ...) are defined in tools.mk, read after this file: use them only in
-# recipes and in recursively expanded (=) variables.
+# The tools ($(HELM), $(CT), ...) are defined in tools.mk, which the Makefile reads first.
 
 CHART       := charts/ray-aks
 GPU_VALUES  := charts/ray-aks-gpu-values.yaml

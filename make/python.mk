@@ -27,4 +27,5 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 test-python: $(VENV_STAMP) ## pytest: workloads against a real local Ray and MLflow server, slow tests included
 	$(PY) -m pytest
 
-TEST_TARGETS += lint-python test-python
+# `make test` runs them after every other check (the Makefile appends them last).
+PYTHON_CHECKS := lint-python test-python
