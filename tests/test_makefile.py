@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from tests.conftest import REPO_ROOT
 VENV_STAMP = str(REPO_ROOT / ".venv" / ".installed")
 
 
+@functools.cache
 def make_rules() -> dict[str, list[str]]:
     """make's rule database (`make -pn`): target -> its prerequisites as make resolved them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}

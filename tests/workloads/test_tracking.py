@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from pathlib import Path
 
 import mlflow
@@ -43,7 +44,6 @@ def test_closed_port_gives_one_warning_naming_the_uri_and_no_op_calls(
 
 @pytest.mark.slow
 def test_tracker_logs_to_a_real_server_and_travels_pickled(mlflow_server: str) -> None:
-    import pickle
 
     tracker = start_run(mlflow_server, "tracker-test", run_name="pickled", tags={"who": "test"})
     assert tracker.active
@@ -109,6 +109,8 @@ def test_log_epochs_logs_each_epoch_once_and_fills_in_a_missing_one(tmp_path: Pa
     tracker.log_epochs(history[:1], ("loss", "accuracy"))
     tracker.log_epochs(history[:1], ("loss", "accuracy"))  # the same epoch again: nothing new
     tracker.log_epochs(history, ("loss", "accuracy"))  # epochs 2 and 3 were never logged
+    restarted = pickle.loads(pickle.dumps(tracker))  # what a restarted worker receives: reads MLflow again
+    restarted.log_epochs(history, ("loss", "accuracy"))
     client = mlflow.MlflowClient(tracking_uri=uri)
     for key in ("loss", "accuracy"):
         logged = [(m.step, m.value) for m in client.get_metric_history(tracker.run_id, key)]

@@ -70,13 +70,15 @@ class RunTracker:
     problem: str | None = None
     reopened: bool = False  # an earlier driver's run, continued
     _client: Any = field(default=None, repr=False, compare=False)
+    # Epochs this process knows the run has (log_epochs): read from MLflow once, then kept here.
+    _logged_epochs: set[int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
         return self.run_id is not None and self.problem is None
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_client": None}
+        return self.__dict__ | {"_client": None, "_logged_epochs": None}
 
     @property
     def client(self):
@@ -138,22 +140,24 @@ class RunTracker:
 
     def log_epochs(self, history: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
         """Log `keys` of every epoch in `history` (dicts with an "epoch") that the run lacks: a
-        resumed job logs no epoch twice and fills in one that a kill stopped it from logging."""
+        resumed job logs no epoch twice and fills in one that a kill stopped it from logging.
+        The run's epochs are read from MLflow on the first call in a process (a restarted worker
+        starts afresh), not on every epoch."""
         import time
 
         from mlflow.entities import Metric
 
         def log() -> None:
-            logged = {m.step for m in self.client.get_metric_history(self.run_id, keys[0])}
+            if self._logged_epochs is None:
+                self._logged_epochs = {m.step for m in self.client.get_metric_history(self.run_id, keys[0])}
+            missing = [epoch for epoch in history if int(epoch["epoch"]) not in self._logged_epochs]
             now = int(time.time() * 1000)
             items = [
-                Metric(key, float(epoch[key]), now, int(epoch["epoch"]))
-                for epoch in history
-                if int(epoch["epoch"]) not in logged
-                for key in keys
+                Metric(key, float(epoch[key]), now, int(epoch["epoch"])) for epoch in missing for key in keys
             ]
             if items:
                 self.client.log_batch(self.run_id, metrics=items)
+                self._logged_epochs |= {int(epoch["epoch"]) for epoch in missing}
 
         self.call("log epochs", log)
 
