@@ -44,7 +44,6 @@ def test_closed_port_gives_one_warning_naming_the_uri_and_no_op_calls(
 
 @pytest.mark.slow
 def test_tracker_logs_to_a_real_server_and_travels_pickled(mlflow_server: str) -> None:
-
     tracker = start_run(mlflow_server, "tracker-test", run_name="pickled", tags={"who": "test"})
     assert tracker.active
     tracker.log_params({"lr": 0.01})
