@@ -87,6 +87,12 @@ def predict(url: str, **kwargs) -> requests.Response:
     return requests.post(f"{url}/predict", timeout=60, **kwargs)
 
 
+def post_to_prefix(url: str, **kwargs) -> requests.Response:
+    """What seed 000's client does: POST to the app's route prefix itself. A redirect (to the
+    prefix with a slash) would fail a client that does not follow it, so none is followed."""
+    return requests.post(url, timeout=60, allow_redirects=False, **kwargs)
+
+
 def test_healthz_names_the_model(url: str) -> None:
     response = requests.get(f"{url}/healthz", timeout=30)
     assert response.status_code == 200
@@ -143,6 +149,84 @@ def test_every_image_form_gives_the_same_answer(url: str, digits) -> None:
     jpeg = predict(url, data=png_bytes(digit, "JPEG"), headers={"content-type": "image/jpeg"})
     assert jpeg.status_code == 200
     assert 0 <= jpeg.json()["prediction"] <= 9
+
+
+def test_seed_client_posts_rows_or_flat_pixels_to_the_route_prefix(url: str, digits) -> None:
+    # Seed 000's test_serving.py posts {"data": ...} to http://localhost:8000/mnist itself.
+    pixels = digits.test_images[5] / 255.0
+    expected = predict(url, json={"data": pixels.tolist()}).json()
+    answers = {
+        "rows": post_to_prefix(url, json={"data": pixels.tolist()}),
+        "flat": post_to_prefix(url, json={"data": pixels.ravel().tolist()}),
+    }
+    for form, response in answers.items():
+        assert response.status_code == 200, (form, response.text)
+        body = response.json()
+        assert set(body) == {"prediction", "confidence", "probabilities"}, form
+        assert body["prediction"] == expected["prediction"], form
+        assert body["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-5), form
+        assert int(response.headers["x-batch-size"]) >= 1
+
+
+FLAT = [0.0] * 784
+SEED_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "reason"),
+    [
+        (json.dumps({"data": [[0.0] * 28] * 27}), "application/json", 422, "at least 28 items"),
+        (json.dumps({"data": FLAT[:-1]}), "application/json", 422, "at least 784 items"),
+        (json.dumps({"data": [*FLAT, 0.0]}), "application/json", 422, "at most 784 items"),
+        (json.dumps({"data": []}), "application/json", 422, "at least 784 items"),
+        (
+            json.dumps({"data": [*[0.5] * 783, [0.5]]}),
+            "application/json",
+            422,
+            "Input should be a valid number",
+        ),
+        (json.dumps({"data": ["0.5"] * 784}), "application/json", 422, "Input should be a valid number"),
+        (json.dumps({"data": [2.0] * 784}), "application/json", 422, "less than or equal to 1"),
+        ('{"data": [NaN' + ",0" * 783 + "]}", "application/json", 422, "Input should be a finite number"),
+        (json.dumps({"data": "pixels"}), "application/json", 422, SEED_LAYOUT),
+        (json.dumps({"data": None}), "application/json", 422, SEED_LAYOUT),
+        (json.dumps({}), "application/json", 422, "Field required"),
+        (json.dumps({"data": FLAT, "label": 3}), "application/json", 422, "Extra inputs are not permitted"),
+        ("{not json", "application/json", 422, "Invalid JSON"),
+        (json.dumps({"data": FLAT}), "text/plain", 415, "unsupported content-type 'text/plain'"),
+    ],
+    ids=[
+        "27-rows",
+        "783-flat",
+        "785-flat",
+        "empty",
+        "mixed-rows-and-flat",
+        "string-pixels",
+        "out-of-range",
+        "nan",
+        "wrong-type",
+        "null",
+        "missing-data",
+        "unknown-field",
+        "invalid-json",
+        "not-json",
+    ],
+)
+def test_seed_client_bad_input_gets_4xx_with_the_reason(
+    url: str, body, content_type: str, status: int, reason: str
+) -> None:
+    response = post_to_prefix(url, data=body, headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    assert reason in response.text
+
+
+def test_openapi_documents_the_seed_route_with_examples(url: str) -> None:
+    post = requests.get(f"{url}/openapi.json", timeout=30).json()["paths"]["/"]["post"]
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"rows", "flat"}
+    assert {"200", "408", "413", "415", "422"} <= set(post["responses"])
+    for example in examples.values():
+        assert post_to_prefix(url, json=example["value"]).status_code == 200
 
 
 ROW = [0.0] * 28

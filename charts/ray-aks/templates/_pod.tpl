@@ -207,6 +207,13 @@ spec:
       env:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if not $isHead }}
+      {{- /* A scale-down or node drain stops Ray on the worker first, so Ray moves its work elsewhere. */}}
+      lifecycle:
+        preStop:
+          exec:
+            command: ["/bin/sh", "-c", "ray stop"]
+      {{- end }}
       resources:
         {{- toYaml $group.resources | nindent 8 }}
       securityContext:

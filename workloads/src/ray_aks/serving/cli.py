@@ -30,7 +30,11 @@ BUILDERS = {
     "embeddings": "ray_aks.serving.embeddings",
 }
 PREFIX_WHEN_ALL = {"mnist": "/mnist", "textgen": "/", "embeddings": "/embed"}
-ENDPOINTS = {"mnist": "POST /predict", "textgen": "POST /text/simple-gen", "embeddings": "POST /embeddings"}
+ENDPOINTS = {
+    "mnist": "POST /predict, POST / (seed 000)",
+    "textgen": "POST /text/simple-gen",
+    "embeddings": "POST /embeddings",
+}
 
 
 def load_args_file(path: Path | None) -> dict[str, dict[str, Any]]:

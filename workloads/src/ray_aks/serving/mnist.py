@@ -2,7 +2,9 @@
 
 POST /predict takes JSON {"data": 28x28 numbers in [0, 1]}, JSON {"image": "<base64 PNG/JPEG>"}
 or a raw image body (Content-Type: image/*) and answers {"prediction", "confidence",
-"probabilities"}. GET /healthz answers once the model is loaded.
+"probabilities"}. POST / (the route prefix itself, e.g. /mnist) is seed 000's client API: JSON
+{"data": 28x28 or a flat 784 numbers in [0, 1]}, with the same answer. GET /healthz answers once the
+model is loaded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import Annotated, Any, Protocol
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from ray import serve
 from ray.serve import Application
 
@@ -50,6 +61,28 @@ class MnistArgs(DeploymentArgs):
 Pixel = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 PixelRow = Annotated[list[Pixel], Field(min_length=IMAGE_SIZE, max_length=IMAGE_SIZE)]
 PixelGrid = Annotated[list[PixelRow], Field(min_length=IMAGE_SIZE, max_length=IMAGE_SIZE)]
+FLAT_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+FlatPixels = Annotated[list[Pixel], Field(min_length=FLAT_PIXELS, max_length=FLAT_PIXELS)]
+
+
+def _pixel_layout(value: Any) -> str | None:
+    # Picks the one form to validate against, so a 422 names that form's problem, not both forms'.
+    if not isinstance(value, list):
+        return None
+    return "rows" if value and isinstance(value[0], list) else "flat"
+
+
+# Seed 000's client reshapes `data` itself, so it may send the 28 rows or the 784 pixels flat.
+SeedPixels = Annotated[
+    Annotated[PixelGrid, Tag("rows")] | Annotated[FlatPixels, Tag("flat")],
+    Discriminator(
+        _pixel_layout,
+        custom_error_type="pixels_layout",
+        custom_error_message=(
+            f"data must be {IMAGE_SIZE} rows of {IMAGE_SIZE} numbers or a flat list of {FLAT_PIXELS} numbers"
+        ),
+    ),
+]
 
 # A "1": the stroke in columns 12-15 of rows 4-23.
 EXAMPLE_DATA = [[1.0 if 4 <= r <= 23 and 12 <= c <= 15 else 0.0 for c in range(28)] for r in range(28)]
@@ -74,6 +107,16 @@ class PredictJSON(BaseModel):
         if (self.data is None) == (self.image is None):
             raise ValueError("give exactly one of 'data' (28x28 pixels) or 'image' (base64)")
         return self
+
+
+class SeedJSON(BaseModel):
+    """Seed 000's request to the app's root: `data` only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: SeedPixels = Field(
+        description=f"{IMAGE_SIZE} rows of {IMAGE_SIZE} pixels in [0, 1], or the {FLAT_PIXELS} pixels flat."
+    )
 
 
 class Prediction(BaseModel):
@@ -110,14 +153,43 @@ def _predict_request_body() -> dict[str, Any]:
     }
 
 
+def _seed_request_body() -> dict[str, Any]:
+    flat = np.asarray(EXAMPLE_DATA).ravel().tolist()
+    return {
+        "required": True,
+        "description": "Seed 000's client request: the pixels as 28 rows or flat.",
+        "content": {
+            "application/json": {
+                "schema": SeedJSON.model_json_schema(),
+                "examples": {
+                    "rows": {"summary": "28x28 pixels in [0, 1]", "value": {"data": EXAMPLE_DATA}},
+                    "flat": {"summary": "784 pixels in [0, 1], row by row", "value": {"data": flat}},
+                },
+            }
+        },
+    }
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or media.endswith("+json")
+
+
+def _unsupported_media(media: str, accepted: str) -> HTTPException:
+    return HTTPException(415, f"unsupported content-type {media!r}: send {accepted}")
+
+
 async def read_pixels(request: Request, max_pixels: int) -> np.ndarray:
     """The request's image as (28, 28) float32; 4xx with the reason for anything unusable."""
-    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    media = _media_type(request)
     body = await request.body()
     try:
         if media.startswith("image/"):
             return to_mnist_pixels(body, max_pixels)
-        if media == "application/json" or media.endswith("+json"):
+        if _is_json(media):
             try:
                 parsed = PredictJSON.model_validate_json(body)
             except ValidationError as err:
@@ -127,7 +199,19 @@ async def read_pixels(request: Request, max_pixels: int) -> np.ndarray:
             return to_mnist_pixels(decode_base64(parsed.image or ""), max_pixels)
     except ImageDecodeError as err:
         raise HTTPException(400, str(err)) from None
-    raise HTTPException(415, f"unsupported content-type {media!r}: send application/json or an image/* body")
+    raise _unsupported_media(media, "application/json or an image/* body")
+
+
+async def read_seed_pixels(request: Request) -> np.ndarray:
+    """Seed 000's `data` (28 rows or 784 flat) as (28, 28) float32; 4xx with the reason otherwise."""
+    media = _media_type(request)
+    if not _is_json(media):
+        raise _unsupported_media(media, "application/json")
+    try:
+        parsed = SeedJSON.model_validate_json(await request.body())
+    except ValidationError as err:
+        raise_validation_error(err.errors(include_url=False))
+    return np.asarray(parsed.data, dtype=np.float32).reshape(IMAGE_SIZE, IMAGE_SIZE)
 
 
 def build_api(backend: MnistBackend) -> FastAPI:
@@ -136,6 +220,14 @@ def build_api(backend: MnistBackend) -> FastAPI:
         description="Classifies a 28x28 handwritten digit. Requests are batched across clients.",
         limits=lambda: backend.runtime,
     )
+
+    async def answer(pixels: np.ndarray, response: Response) -> Prediction:
+        probabilities, batch_size = await backend.classify(pixels)
+        response.headers[BATCH_SIZE_HEADER] = str(batch_size)
+        best = int(probabilities.argmax())
+        return Prediction(
+            prediction=best, confidence=float(probabilities[best]), probabilities=probabilities.tolist()
+        )
 
     @api.post(
         "/predict",
@@ -149,13 +241,20 @@ def build_api(backend: MnistBackend) -> FastAPI:
         },
     )
     async def predict(request: Request, response: Response) -> Prediction:
-        pixels = await read_pixels(request, backend.args.max_image_pixels)
-        probabilities, batch_size = await backend.classify(pixels)
-        response.headers[BATCH_SIZE_HEADER] = str(batch_size)
-        best = int(probabilities.argmax())
-        return Prediction(
-            prediction=best, confidence=float(probabilities[best]), probabilities=probabilities.tolist()
-        )
+        return await answer(await read_pixels(request, backend.args.max_image_pixels), response)
+
+    # Seed 000's client posts to the route prefix itself (http://localhost:8000/mnist). Under a
+    # prefix that path reaches the app as "", which "/" alone answers only with a 307 to /mnist/.
+    @api.post("", include_in_schema=False)
+    @api.post(
+        "/",
+        response_model=Prediction,
+        summary="Classify one digit (seed 000's client API)",
+        openapi_extra={"requestBody": _seed_request_body()},
+        responses={415: {"description": "Content-Type is not JSON."}, **BODY_ERRORS},
+    )
+    async def predict_seed(request: Request, response: Response) -> Prediction:
+        return await answer(await read_seed_pixels(request), response)
 
     @api.get("/healthz", summary="Ready once the model is loaded")
     async def healthz() -> dict[str, str]:
