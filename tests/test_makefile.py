@@ -28,7 +28,9 @@ def make_rules() -> dict[str, list[str]]:
     return rules
 
 
-@pytest.mark.parametrize("target", ["demo", "bench", "test-images", "lint-python", "test-python"])
+@pytest.mark.parametrize(
+    "target", ["demo", "bench", "test-images", "test-containers", "lint-python", "test-python"]
+)
 def test_target_builds_the_venv_first(target: str) -> None:
     """`make demo` on a fresh clone builds .venv before running it (make expands a rule's
     prerequisites when it reads the rule: a path variable defined in a later file is empty there)."""

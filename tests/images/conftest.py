@@ -34,9 +34,11 @@ def gpu_values() -> dict:
     return yaml.safe_load(GPU_VALUES.read_text())
 
 
-def make(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run make in the repository (never building anything: callers pass -n or print targets)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+def make(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run make in the repository, with `env` on top of this process's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))} | (env or {})
     result = subprocess.run(
         ["make", "--no-print-directory", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True
     )

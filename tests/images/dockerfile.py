@@ -84,11 +84,20 @@ def stages(path: Path) -> dict[str, list[Instruction]]:
     return found
 
 
-def image_stages(path: Path) -> list[str]:
-    """The stages no other stage builds on: the images (`docker build --target <stage>`)."""
+def stages_used_by_others(path: Path) -> set[str]:
+    """Stages another stage builds on (FROM) or takes files from (COPY --from, RUN --mount from=)."""
     by_name = stages(path)
-    bases = {_from_words(instructions[0])[0] for instructions in by_name.values()}
-    return sorted(name for name in by_name if name not in bases)
+    used = {_from_words(instructions[0])[0] for instructions in by_name.values()}
+    for instructions in by_name.values():
+        for ins in instructions[1:]:
+            used |= set(re.findall(r"(?:--from=|[\s,]from=)([\w.-]+)", ins.args))
+    return used
+
+
+def image_stages(path: Path) -> list[str]:
+    """The stages nothing else uses: the images (`docker build --target <stage>`)."""
+    used = stages_used_by_others(path)
+    return sorted(name for name in stages(path) if name not in used)
 
 
 def target(path: Path, name: str) -> list[Instruction]:

@@ -4,6 +4,7 @@ labels, context, the lock."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 
@@ -15,6 +16,7 @@ from tests.images.dockerfile import (
     arg_defaults,
     copy_sources,
     dockerignore_includes,
+    expand,
     from_images,
     labels,
     parse,
@@ -24,6 +26,7 @@ from tests.images.dockerfile import (
 )
 
 DOCKERFILE = REPO_ROOT / "images" / "Dockerfile"
+RAY_BASE_DOCKERFILE = REPO_ROOT / "images" / "ray-base.Dockerfile"
 OCI_LABELS = ("title", "description", "version", "revision", "created", "source", "licenses", "base.name")
 LOCK = "workloads/requirements.lock"
 
@@ -34,10 +37,45 @@ def ray_image(image: dict) -> str:
 
 def test_the_three_images_are_the_dockerfiles_final_stages():
     assert IMAGE_NAMES == ["embedding", "serving", "training"]
-    # Each image builds on the one shared stage: the workloads are installed once, not three ways.
+    # Each image builds on the one shared dependency stage: the dependencies are installed once.
     assert {name: target(DOCKERFILE, name)[0] for name in IMAGE_NAMES} == dict.fromkeys(
-        IMAGE_NAMES, stages(DOCKERFILE)["workloads"][0]
+        IMAGE_NAMES, stages(DOCKERFILE)["dependencies"][0]
     )
+    # The models and the workloads wheel are built once too, in stages of their own.
+    assert {"models", "workloads"} <= set(stages(DOCKERFILE)) - set(IMAGE_NAMES)
+
+
+@pytest.mark.parametrize("name", IMAGE_NAMES)
+def test_layers_in_the_order_they_change(name):
+    """Dependencies, then models, then the package: a code change rebuilds (and AKS nodes re-pull)
+    only the package's layer, not gigabytes of dependencies or models."""
+    instructions = target(DOCKERFILE, name)
+    keywords = [(ins.keyword, ins.args) for ins in instructions]
+    deps = next(i for i, (k, a) in enumerate(keywords) if k == "RUN" and "[download]" in a)
+    models = next(i for i, (k, a) in enumerate(keywords) if k == "COPY" and "--from=models" in a)
+    package = next(i for i, (k, a) in enumerate(keywords) if k == "RUN" and "from=workloads" in a)
+    assert deps < models < package
+
+
+def test_per_commit_build_args_invalidate_no_layer():
+    """Build args that change every commit are declared after the last RUN of their stage, and
+    BuildKit hands a stage's args to the stages built on it: those must run nothing."""
+    per_commit = {"VERSION", "REVISION", "CREATED", "SOURCE"}
+    by_name = stages(DOCKERFILE)
+    for name, stage in by_name.items():
+        declared = [
+            i for i, ins in enumerate(stage) if ins.keyword == "ARG" and ins.args.split("=")[0] in per_commit
+        ]
+        if not declared:
+            continue
+        runs = [i for i, ins in enumerate(stage) if ins.keyword == "RUN"]
+        assert not runs or min(declared) > max(runs), f"stage {name}"
+        children = [child for child, body in by_name.items() if body[0].args.split()[0] == name]
+        assert children, "the labels' stage is the images' base"
+        for child in children:
+            assert not [ins for ins in by_name[child] if ins.keyword == "RUN"], (
+                f"{child} inherits {name}'s args"
+            )
 
 
 def test_cpu_base_is_the_chart_ray_image():
@@ -85,7 +123,11 @@ def test_oci_labels(name):
     for key in OCI_LABELS:
         assert found.get(f"org.opencontainers.image.{key}"), f"missing org.opencontainers.image.{key}"
     assert found["org.opencontainers.image.title"] == f"ray-aks-{name}"
-    assert found["org.opencontainers.image.base.name"].startswith("docker.io/rayproject/ray:${RAY_VERSION}")
+    # Which base a build used (upstream's or the one built here) and where its models came from.
+    base = expand(found["org.opencontainers.image.base.name"], arg_defaults(parse(DOCKERFILE)))
+    assert base == f"docker.io/rayproject/ray:{chart_yaml()['appVersion']}-py311-cpu"
+    assert found["io.ray-aks.models"] == "${MODEL_SOURCE}"
+    assert found["io.ray-aks.variant"] == "${RAY_VARIANT}"
 
 
 def test_every_copy_source_exists_and_is_in_the_build_context():
@@ -105,12 +147,13 @@ def test_dockerignore_keeps_local_state_out():
         assert not dockerignore_includes(ignore, path), f"{path} would be sent to the build"
 
 
-def test_pip_installs_only_from_the_lock():
-    """Every pip install is constrained by workloads/requirements.lock, copied from the repository."""
-    instructions = parse(DOCKERFILE)
-    copies = [shlex.split(ins.args) for ins in instructions if ins.keyword == "COPY"]
-    lock_copy = next(words for words in copies if LOCK in words)
-    lock_in_image = lock_copy[-1].rstrip("/") + "/requirements.lock"
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, RAY_BASE_DOCKERFILE], ids=lambda p: p.name)
+def test_pip_installs_only_from_the_lock(dockerfile):
+    """Every pip install is constrained by workloads/requirements.lock, brought in from the repository."""
+    instructions = parse(dockerfile)
+    lock_in_image = "/tmp/ray-aks/workloads/requirements.lock"
+    brought_in = [ins.args for ins in instructions if ins.keyword in ("COPY", "RUN") and LOCK in ins.args]
+    assert brought_in and all(lock_in_image.rsplit("/", 1)[0] in args for args in brought_in)
     installs = [
         part
         for ins in instructions
@@ -118,12 +161,30 @@ def test_pip_installs_only_from_the_lock():
         for part in ins.args.split("&&")
         if re.search(r"\bpip install\b", part)
     ]
-    assert len(installs) >= 2
+    assert installs
     for install in installs:
-        words = shlex.split(install)
+        words = shlex.split(re.search(r"pip install[^;]*", install).group(0))
         assert "--constraint" in words, f"pip install without the lock: {install}"
         assert words[words.index("--constraint") + 1] == lock_in_image
         assert "--no-cache-dir" in words
+
+
+def test_pip_reaches_a_tls_inspecting_proxy_only_through_a_secret():
+    """The CA bundle of a TLS-inspecting proxy (make image passes $PIP_CERT) is a BuildKit secret,
+    mounted for the commands that reach PyPI and never copied into a layer."""
+    for dockerfile in (DOCKERFILE, RAY_BASE_DOCKERFILE):
+        for ins in parse(dockerfile):
+            # Every pip command but the one that installs our own wheel from another stage.
+            local_wheel_only = "/tmp/ray-aks/wheel/" in ins.args
+            if (
+                ins.keyword == "RUN"
+                and re.search(r"\bpip (install|wheel)\b", ins.args)
+                and not local_wheel_only
+            ):
+                assert "--mount=type=secret,id=pip-ca-bundle" in ins.args, f"{dockerfile.name}:{ins.line}"
+        assert "pip-ca-bundle" not in " ".join(
+            i.args for i in parse(dockerfile) if i.keyword in ("COPY", "ENV")
+        )
 
 
 def test_lock_suits_the_images():
@@ -141,19 +202,22 @@ def test_lock_suits_the_images():
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_models_are_downloaded_then_verified_offline(name):
-    """The image runs our download script for its own models with the hub on for that one command,
-    then loads them with the hub off, as the pods run (the image's ENV turns it off)."""
+    """The models stage fetches every image's set with the hub on for that one command; each image
+    takes its own set and loads it with the hub off, as the pods run (the image's ENV turns it off)."""
+    models = stages(DOCKERFILE)["models"]
+    fetch = [ins.args for ins in models if ins.keyword == "RUN" and "download_models.py" in ins.args]
+    assert len(fetch) == 1 and "HF_HUB_OFFLINE=0" in fetch[0]
+    assert 'download all --source "${MODEL_SOURCE}" --output /home/ray/model-sets' in fetch[0]
     instructions = target(DOCKERFILE, name)
+    own = [ins.args for ins in instructions if ins.keyword == "COPY" and "--from=models" in ins.args]
+    # IMAGE is the --target's name (`make image` passes both).
+    assert own == ["--from=models --chown=1000:100 /home/ray/model-sets/${IMAGE} /home/ray/models"]
     env = " ".join(ins.args for ins in instructions if ins.keyword == "ENV").split()
-    assert {"HF_HUB_OFFLINE=1", "TRANSFORMERS_OFFLINE=1"} <= set(env)
+    assert {"HF_HUB_OFFLINE=1", "TRANSFORMERS_OFFLINE=1", "HF_HOME=/home/ray/models"} <= set(env)
     commands = [c.strip() for ins in instructions if ins.keyword == "RUN" for c in ins.args.split("&&")]
-    downloads = [c for c in commands if "download_models.py download" in c]
-    verifies = [c for c in commands if "download_models.py verify" in c]
-    assert downloads == [f"HF_HUB_OFFLINE=0 TRANSFORMERS_OFFLINE=0 python download_models.py download {name}"]
-    assert verifies == [f"python download_models.py verify {name}"]
-    assert commands.index(downloads[0]) < commands.index(verifies[0])
-    # Only the image's own models: the other stages' downloads are not in its build.
-    assert not [c for c in commands if "download_models.py" in c and not c.endswith(f" {name}")]
+    verify = 'python /home/ray/models/download_models.py verify "${IMAGE}" --models-dir /home/ray/models'
+    assert verify in commands
+    assert commands.index(verify) > max(i for i, c in enumerate(commands) if "pip install" in c)
 
 
 def download_models_script():
@@ -190,3 +254,31 @@ def test_download_script_refuses_an_unknown_image(capsys):
         download_models_script().main(["download", "notebook"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'notebook'" in capsys.readouterr().err
+
+
+def test_a_build_without_a_hub_makes_every_set_and_each_loads_offline(tmp_path, capsys):
+    """`download all --source test` (what an offline `make image` runs): each image's directory holds
+    its models and a manifest; MiniLM is the packaged real model, the others are labelled test
+    weights saved at test-weights/<id>; `verify` loads each through the workloads' classes."""
+    script = download_models_script()
+    assert script.main(["download", "all", "--source", "test", "--output", str(tmp_path)]) == 0
+    for image in IMAGE_NAMES:
+        manifest = json.loads((tmp_path / image / "manifest.json").read_text())
+        assert manifest["source"] == "test"
+        for entry in manifest["models"]:
+            packaged = entry["id"] == "sentence-transformers/all-MiniLM-L6-v2"
+            assert entry["path"] == ("packaged/" if packaged else "test-weights/") + entry["id"]
+            assert entry["origin"].startswith("package" if packaged else "test weights")
+            assert (tmp_path / image / entry["path"] / "config.json").is_file()
+        assert (tmp_path / image / "download_models.py").is_file()
+        capsys.readouterr()
+        assert script.main(["verify", image, "--models-dir", str(tmp_path / image)]) == 0
+        verified = capsys.readouterr().out
+        assert verified.count("loads offline") == len(manifest["models"])
+
+
+def test_verify_refuses_a_set_made_for_another_image(tmp_path):
+    script = download_models_script()
+    script.main(["download", "training", "--source", "test", "--output", str(tmp_path)])
+    with pytest.raises(SystemExit, match="not the serving image's"):
+        script.main(["verify", "serving", "--models-dir", str(tmp_path / "training")])

@@ -13,23 +13,41 @@ from tests.conftest import REPO_ROOT
 from tests.images.conftest import IMAGE_NAMES, PINNED, chart_yaml, commands, gpu_values, make, values
 
 PINNED_ARGS = [f"{key}={value}" for key, value in PINNED.items()]
+# No probes of Docker Hub or the model hub, and no CA bundle from this machine's pip settings.
+NO_PROBES = ["RAY_BASE=upstream", "MODEL_SOURCE=hub", "PIP_CA_BUNDLE="]
+PINNED_ARGS += NO_PROBES
 
 
-def build_command(name: str, variant: str, registry: str = "x.azurecr.io/", engine: str = "docker") -> str:
+def build_command(
+    name: str,
+    variant: str,
+    registry: str = "x.azurecr.io/",
+    engine: str = "docker",
+    base: str = "docker.io/rayproject/ray",
+    models: str = "hub",
+    extra: str = "",
+    secret: str = "",
+) -> str:
     app_version = chart_yaml()["appVersion"]
     suffix = "-gpu" if variant == "gpu" else ""
     load = "" if engine == "podman" else " --load"
     return (
         f"{engine} buildx build{load} --platform linux/amd64 --file images/Dockerfile --target {name}"
-        f" --build-arg RAY_VERSION={app_version} --build-arg RAY_VARIANT={variant} --build-arg VERSION=t1"
-        f" --build-arg REVISION=0123abc --build-arg CREATED=2026-01-01T00:00:00+00:00 --build-arg SOURCE=src"
+        f" --build-arg IMAGE={name}"
+        f" --build-arg RAY_BASE_REPOSITORY={base} --build-arg RAY_VERSION={app_version}"
+        f" --build-arg RAY_VARIANT={variant} --build-arg MODEL_SOURCE={models}{extra}"
+        f" --build-arg VERSION=t1 --build-arg REVISION=0123abc --build-arg CREATED=2026-01-01T00:00:00+00:00"
+        f" --build-arg SOURCE=src{secret}"
         f" --tag {registry}ray-aks-{name}:t1{suffix} --tag {registry}ray-aks-{name}:{app_version}{suffix} ."
     )
 
 
 def engine_commands(output: str) -> list[str]:
     """The commands that do something (make -n also prints the recipes' argument checks)."""
-    return [c for c in commands(output) if not c.startswith(("test ", "for ", "case "))]
+    checks = ("test ", "for ", "case ", "echo ", ": ")
+    return [
+        c for c in commands(output) if not c.startswith(checks) and " info >/dev/null" not in c and c != ":"
+    ]
 
 
 def test_image_and_push_print_the_exact_commands():
@@ -75,7 +93,7 @@ def test_default_tag_is_the_git_commit():
     ).stdout.strip()
     names = make("-s", "image-names", "IMAGES=training").stdout.split()
     assert names == [f"ray-aks-training:{described}", f"ray-aks-training:{chart_yaml()['appVersion']}"]
-    assert f"--build-arg REVISION={revision} " in make("-n", "image", "IMAGES=training").stdout
+    assert f"--build-arg REVISION={revision} " in make("-n", "image", "IMAGES=training", *NO_PROBES).stdout
 
 
 @pytest.mark.parametrize("goal", ["push", "install"])
@@ -203,3 +221,91 @@ def test_install_renders_only_images_that_push_pushed(scenario):
         assert name.startswith("x.azurecr.io/"), image
         assert image in pushed or tag in pinned_tags, f"{image} is pulled but `make push` never pushes it"
         assert any(p.rpartition(":")[0] == name for p in pushed), f"{name} is not an image make builds"
+
+
+def test_a_local_ray_base_is_built_from_debian_first():
+    """RAY_BASE=local: the Debian root filesystem, the Ray base on it (both tags, one image), then the
+    images FROM it."""
+    out = make("-n", "image", "IMAGES=serving", *PINNED_ARGS, "RAY_BASE=local").stdout
+    found = [c for c in engine_commands(out) if not c.startswith("make ")]
+    app_version = chart_yaml()["appVersion"]
+    assert found[0].endswith("tools/images/debian-rootfs.sh ray-aks-local/debian:bookworm")
+    assert found[1].startswith(
+        "docker buildx build --load --platform linux/amd64 --file images/ray-base.Dockerfile"
+    )
+    assert f"--tag ray-aks-local/ray:{app_version}-py311-cpu ." in found[1]
+    tag = f"docker tag ray-aks-local/ray:{app_version}-py311-cpu ray-aks-local/ray:{app_version}-py311-gpu"
+    assert found[2] == tag
+    assert found[3] == build_command("serving", "cpu", registry="", base="ray-aks-local/ray")
+    assert "make --no-print-directory ray-base RAY_BASE=local" in out
+
+
+def test_model_source_and_cpu_torch_index_reach_the_build():
+    out = make(
+        "-n", "image", "IMAGES=training", "VARIANTS=cpu gpu", *PINNED_ARGS,
+        "MODEL_SOURCE=test", "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu",
+    ).stdout  # fmt: skip
+    index = " --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"
+    assert engine_commands(out) == [
+        build_command("training", "cpu", registry="", models="test", extra=index),
+        build_command("training", "gpu", registry="", models="test"),  # the GPU image keeps CUDA's torch
+    ]
+
+
+def test_a_pip_ca_bundle_is_passed_as_a_build_secret(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read by make")
+    out = make("-n", "image", "IMAGES=embedding", *PINNED_ARGS, f"PIP_CA_BUNDLE={bundle}").stdout
+    secret = f" --secret id=pip-ca-bundle,src={bundle}"
+    assert engine_commands(out) == [build_command("embedding", "cpu", registry="", secret=secret)]
+    missing = make("-n", "image", "IMAGES=embedding", *PINNED_ARGS, f"PIP_CA_BUNDLE={tmp_path}/none").stdout
+    assert engine_commands(missing) == [build_command("embedding", "cpu", registry="")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("RAY_BASE=dockerhub", "RAY_BASE must be auto, upstream or local, not 'dockerhub'"),
+        ("MODEL_SOURCE=s3", "MODEL_SOURCE must be auto, hub or test, not 's3'"),
+    ],
+)
+def test_image_rejects_unknown_sources(setting, message):
+    result = make("image", *PINNED_ARGS, setting, check=False)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_image_without_an_engine_says_how_to_get_one():
+    result = make("image", *PINNED_ARGS, "DOCKER=false", check=False)
+    assert result.returncode != 0
+    assert "no container engine answers" in result.stderr and "make docker-engine" in result.stderr
+
+
+def test_push_to_a_registry_without_a_login_says_to_log_in_before_building(tmp_path):
+    result = make(
+        "push",
+        *PINNED_ARGS,
+        "REGISTRY=registry.example:5000",
+        check=False,
+        env={"DOCKER_CONFIG": str(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert "not logged in to registry.example:5000: run 'docker login registry.example:5000'" in result.stderr
+    assert "buildx" not in result.stdout
+
+
+def test_push_to_a_registry_pushes_every_tag_after_the_login_check(tmp_path):
+    (tmp_path / "config.json").write_text('{"auths": {"registry.example:5000": {}}}')
+    out = make(
+        "-n",
+        "push",
+        *PINNED_ARGS,
+        "REGISTRY=registry.example:5000",
+        "IMAGES=serving",
+        env={"DOCKER_CONFIG": str(tmp_path)},
+    ).stdout
+    app_version = chart_yaml()["appVersion"]
+    assert engine_commands(out)[-2:] == [
+        "docker push registry.example:5000/ray-aks-serving:t1",
+        f"docker push registry.example:5000/ray-aks-serving:{app_version}",
+    ]
+    assert "az acr login" not in out

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import requests
-from ray_aks.models.packaged import OFFLINE_ENV
 
+from images import download_models
 from tests.conftest import free_port, wait_for
 
 # Small replicas: 2 CPUs are shared with Ray Data and Ray Train tests.
@@ -140,56 +138,7 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-TINY_CORPUS = [
-    "Once upon a time there was a little robot who lived by the sea.",
-    "The robot liked to read books and to count the waves every morning.",
-    "One day a storm came and the robot built a small house of stones.",
-]
-
-
-def build_tiny_gpt2(directory: Path) -> Path:
-    """A GPT-2 with 2 small layers and a byte-level BPE tokenizer trained here, saved like a hub model."""
-    os.environ.update(OFFLINE_ENV)
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        TINY_CORPUS * 10, vocab_size=320, min_frequency=1, special_tokens=["<|endoftext|>"]
-    )
-    tokenizer = GPT2TokenizerFast(
-        tokenizer_object=bpe._tokenizer,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    GPT2LMHeadModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-def build_tiny_clip(directory: Path, projection_dim: int = 16) -> Path:
-    """A one-layer CLIP and its image processor (all CLIP's image side needs), saved like a hub model."""
-    os.environ.update(OFFLINE_ENV)
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPVisionConfig
-
-    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
-    config = CLIPConfig(
-        text_config=CLIPTextConfig(vocab_size=64, max_position_embeddings=16, **small).to_dict(),
-        vision_config=CLIPVisionConfig(image_size=32, patch_size=8, **small).to_dict(),
-        projection_dim=projection_dim,
-    )
-    CLIPModel(config).save_pretrained(directory)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
-        directory
-    )
-    return directory
+# The small models an offline image build bakes (images/download_models.py): the same builders.
+TINY_CORPUS = download_models.TINY_CORPUS
+build_tiny_gpt2 = download_models.build_test_causal_lm
+build_tiny_clip = download_models.build_test_clip
