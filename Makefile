@@ -26,5 +26,5 @@ TEST_TARGETS += $(PYTHON_CHECKS)
 help: ## List every target with its description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-test: $(TEST_TARGETS) ## Run every check, offline once tools are installed (what .ci/run calls)
+test: $(TEST_TARGETS) ## Run every check, offline once the tools and images are built (what .ci/run calls)
 	@echo "make test: all checks passed ($(TEST_TARGETS))"

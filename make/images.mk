@@ -101,7 +101,7 @@ define check_engine
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "$@: no container engine answers ('$(DOCKER) info' failed): start yours, or run 'make docker-engine' (installs and starts Debian's docker.io, as root)" >&2; exit 1; }
 endef
 
-.PHONY: image push install image-names require-acr require-registry docker-engine docker-engine-stop ray-base image-sizes
+.PHONY: image push install image-names require-acr require-registry docker-engine docker-engine-stop ray-base image-sizes image-prune
 require-acr: ## Fail unless ACR_NAME is set (install checks it before anything else)
 	@test -n "$(ACR_NAME)" || { echo "$(MAKECMDGOALS): set ACR_NAME, the name of your Azure Container Registry (e.g. ACR_NAME=myacr)" >&2; exit 1; }
 
@@ -149,6 +149,13 @@ install: require-acr | $(HELM) ## helm upgrade --install the chart (VALUES=cpu|g
 image-names: ## Print every image reference `make image` would build (one a line)
 	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\
 	echo $(call image_ref,$(name),$(tag),$(variant));)))
+
+image-prune: ## Remove every image `make image` made here (ray-aks-*, untagged ones a rebuild replaced, the local Ray base and Debian) and the rootfs tarball
+	$(check_engine)
+	@refs=$$($(DOCKER) image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^([^/]+/)*(ray-aks-(training|serving|embedding)|$(LOCAL_RAY_REPOSITORY)|$(firstword $(subst :, ,$(LOCAL_DEBIAN_IMAGE)))):' || true); \
+	  test -z "$$refs" || $(DOCKER) image rm $$refs
+	$(DOCKER) image prune --force --filter label=io.ray-aks.variant
+	rm -rf $(CACHE)/images
 
 image-sizes: ## Print each built image's size and its largest layers
 	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),\

@@ -55,7 +55,7 @@ def built(engine) -> dict[tuple[str, str], str]:
     yield refs
     # Images a rebuild replaced (untagged now) are gigabytes: remove them; the tagged ones stay as
     # the build cache of the next run and the images of the cluster tests.
-    docker("image", "prune", "--force", check=False)
+    docker("image", "prune", "--force", "--filter", "label=io.ray-aks.variant", check=False)
 
 
 def test_every_image_and_variant_is_built_with_labels_that_say_what_it_holds(built):

@@ -309,3 +309,11 @@ def test_push_to_a_registry_pushes_every_tag_after_the_login_check(tmp_path):
         f"docker push registry.example:5000/ray-aks-serving:{app_version}",
     ]
     assert "az acr login" not in out
+
+
+def test_image_prune_removes_only_what_make_image_made():
+    out = make("-n", "image-prune").stdout
+    found = engine_commands(out)
+    assert "ray-aks-(training|serving|embedding)|ray-aks-local/ray|ray-aks-local/debian" in out
+    assert "docker image prune --force --filter label=io.ray-aks.variant" in found
+    assert not [c for c in found if "builder prune" in c or c.startswith("docker system")]
