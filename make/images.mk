@@ -97,6 +97,11 @@ define check_variants
 	@case "$(MODEL_SOURCE)" in auto|hub|test) ;; *) echo "MODEL_SOURCE must be auto, hub or test, not '$(MODEL_SOURCE)'" >&2; exit 1;; esac
 endef
 
+# Debian's docker.io has no buildx: build the plugin when the engine's client lacks it.
+define ensure_buildx
+	@$(DOCKER) buildx version >/dev/null 2>&1 || $(MAKE) --no-print-directory buildx-plugin
+endef
+
 define check_engine
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "$@: no container engine answers ('$(DOCKER) info' failed): start yours, or run 'make docker-engine' (installs and starts Debian's docker.io, as root)" >&2; exit 1; }
 endef
@@ -113,7 +118,7 @@ require-registry: ## Fail unless REGISTRY (or ACR_NAME) is set, and for a non-AC
 
 docker-engine: ## Start a Docker engine if none answers, installing Debian's docker.io first if needed (root), and the buildx plugin
 	tools/images/docker-engine.sh start
-	@$(DOCKER) buildx version >/dev/null 2>&1 || $(MAKE) --no-print-directory buildx-plugin
+	$(ensure_buildx)
 
 docker-engine-stop: ## Stop the Docker engine if `make docker-engine` started it (an engine it found running is left alone)
 	tools/images/docker-engine.sh stop
@@ -208,7 +213,7 @@ test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images -m "not container": 
 # Every image built and run for real: an engine (started if none answers, stopped after), the Ray
 # base built here, `make image` and `make push` to a local registry, each image run.
 test-containers: $(VENV_STAMP) $(REGISTRY_BIN) | $(HELM) ## pytest -m container: make image (CPU and GPU), make push to a local registry, every image run
-	@$(DOCKER) buildx version >/dev/null 2>&1 || $(MAKE) --no-print-directory buildx-plugin
+	$(ensure_buildx)
 	$(PY) -m pytest tests/images -m container
 
 .PHONY: lint-dockerfiles test-images test-containers

@@ -44,14 +44,10 @@ def docker(*args: str, check: bool = True, env: dict[str, str] | None = None, ti
     return result
 
 
-def engine_answers() -> bool:
-    return subprocess.run([DOCKER, "info"], capture_output=True, check=False).returncode == 0
-
-
 @contextmanager
 def docker_engine() -> Iterator[None]:
     """An engine for the session: the one that answers, or one started here and stopped after."""
-    started_here = not engine_answers()
+    started_here = subprocess.run([ENGINE_SCRIPT, "status"], check=False).returncode != 0
     subprocess.run([ENGINE_SCRIPT, "start"], check=True)
     try:
         yield
@@ -68,8 +64,11 @@ def inspect(ref: str) -> dict:
     return json.loads(docker("image", "inspect", ref).stdout)[0]
 
 
-def run_restricted(ref: str, *command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return docker("run", "--rm", *RESTRICTED, ref, *command, check=False, timeout=timeout)
+def run_restricted(
+    ref: str, *command: str, options: tuple[str, ...] = (), timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a new container of `ref`, run as the chart runs it (RESTRICTED), plus `options`."""
+    return docker("run", "--rm", *RESTRICTED, *options, ref, *command, check=False, timeout=timeout)
 
 
 def record(key: str, value: object) -> None:

@@ -235,10 +235,8 @@ def test_training_image_runs_a_two_worker_ray_train_step(built, variant):
         "--run-name image-test; "
         "ls /tmp/results/image-test; ray stop --force > /dev/null"
     )
-    result = docker(
-        "run", "--rm", *RESTRICTED, "--shm-size", "1g", "--workdir", "/tmp", built["training", variant],
-        "bash", "-c", script, check=False, timeout=900,
-    )  # fmt: skip
+    options = ("--shm-size", "1g", "--workdir", "/tmp")
+    result = run_restricted(built["training", variant], "bash", "-c", script, options=options, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert re.search(r"checkpoint_", result.stdout), result.stdout[-2000:]
 
