@@ -165,12 +165,15 @@ def validate(out_dir: Path, kubeconform: str, schema_locations: list[str]) -> No
 _RAY_CLUSTER_SPECS = {
     "RayCluster": ("spec",),
     "RayJob": ("spec", "rayClusterSpec"),
+    "RayCronJob": ("spec", "jobTemplate", "rayClusterSpec"),
     "RayService": ("spec", "rayClusterConfig"),
 }
+# Where the RayJob kinds keep their RayJobSpec (with its submitter pod template).
+_RAY_JOB_SPECS = {"RayJob": ("spec",), "RayCronJob": ("spec", "jobTemplate")}
 
 
 def ray_pod_templates(obj: dict) -> list[tuple[str, dict]]:
-    """(where, template) for every pod template in a RayCluster, RayJob or RayService."""
+    """(where, template) for every pod template in a RayCluster, RayJob, RayCronJob or RayService."""
     path = _RAY_CLUSTER_SPECS.get(obj.get("kind", ""))
     if path is None:
         return []
@@ -185,8 +188,13 @@ def ray_pod_templates(obj: dict) -> list[tuple[str, dict]]:
         found.append(
             (f"{where}.workerGroupSpecs[{i}] ({group.get('groupName')})", group.get("template") or {})
         )
-    if obj["kind"] == "RayJob" and (obj.get("spec") or {}).get("submitterPodTemplate"):
-        found.append(("spec.submitterPodTemplate", obj["spec"]["submitterPodTemplate"]))
+    job_path = _RAY_JOB_SPECS.get(obj["kind"])
+    if job_path is not None:
+        job: dict = obj
+        for key in job_path:
+            job = (job or {}).get(key) or {}
+        if job.get("submitterPodTemplate"):
+            found.append((".".join((*job_path, "submitterPodTemplate")), job["submitterPodTemplate"]))
     return found
 
 

@@ -1,6 +1,7 @@
 """The contract between the chart and the code, checked on real renders with the real package.
 
-Every RayJob entrypoint of every ct scenario (and the GPU overlay with every workload on) parses
+Every RayJob entrypoint (and every RayCronJob's job template entrypoint) of every ct scenario (and
+the GPU overlay with every workload on) parses
 with the real `ray-aks` command: Typer's Click command resolves the subcommands and `make_context`
 converts and checks every option (types, ranges, required options), without running anything.
 Every serveConfigV2 application imports with the real package, and its args validate against the
@@ -53,7 +54,10 @@ def _of_kind(kind: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-RAY_JOBS = _of_kind("RayJob")
+# (where, RayJobSpec): every RayJob's spec and every RayCronJob's job template.
+RAY_JOBS = [(where, obj["spec"]) for where, obj in _of_kind("RayJob")] + [
+    (where, obj["spec"]["jobTemplate"]) for where, obj in _of_kind("RayCronJob")
+]
 SERVE_APPS = [
     (f"{where}/{application['name']}", application)
     for where, service in _of_kind("RayService")
@@ -85,9 +89,10 @@ def builder_args_model(import_path: str) -> type[BaseModel]:
 
 
 def test_the_renders_cover_every_job_command_and_serve_app() -> None:
-    commands = {shlex.split(job["spec"]["entrypoint"])[1] for _, job in RAY_JOBS}
+    commands = {shlex.split(job["entrypoint"])[1] for _, job in RAY_JOBS}
     assert {"train", "tune", "embed"} <= commands
-    entrypoints = " ".join(job["spec"]["entrypoint"] for _, job in RAY_JOBS)
+    assert _of_kind("RayCronJob"), "no scenario renders a RayCronJob"
+    entrypoints = " ".join(job["entrypoint"] for _, job in RAY_JOBS)
     assert "train mnist" in entrypoints and "train clip-classifier" in entrypoints
     assert {app["import_path"] for _, app in SERVE_APPS} == {
         "ray_aks.serving.mnist:app",
@@ -98,7 +103,7 @@ def test_the_renders_cover_every_job_command_and_serve_app() -> None:
 
 @pytest.mark.parametrize(("where", "job"), RAY_JOBS, ids=[w for w, _ in RAY_JOBS])
 def test_every_rayjob_entrypoint_parses_with_the_ray_aks_cli(where: str, job: dict[str, Any]) -> None:
-    argv = shlex.split(job["spec"]["entrypoint"])
+    argv = shlex.split(job["entrypoint"])
     assert argv[0] == "ray-aks", f"{where}: the entrypoint does not run ray-aks"
     context = parse_cli(argv[1:])
     assert context.params, f"{where}: parsed to a command without parameters"
@@ -116,8 +121,8 @@ def test_gpu_mode_reaches_the_parsed_options() -> None:
     gpu_jobs = [job for where, job in RAY_JOBS if where.startswith("gpu overlay")]
     assert len(gpu_jobs) == 4
     for job in gpu_jobs:
-        params = parse_cli(shlex.split(job["spec"]["entrypoint"])[1:]).params
-        assert params.get("use_gpu") is True or params.get("num_gpus", 0) > 0, job["spec"]["entrypoint"]
+        params = parse_cli(shlex.split(job["entrypoint"])[1:]).params
+        assert params.get("use_gpu") is True or params.get("num_gpus", 0) > 0, job["entrypoint"]
     gpu_apps = [app for where, app in SERVE_APPS if where.startswith("gpu overlay")]
     assert gpu_apps
     for app in gpu_apps:

@@ -1,7 +1,9 @@
-"""The values schema of the RayJob and RayService cluster overrides follows rayCluster's schema.
+"""The values schema of the RayJob and RayService cluster overrides follows rayCluster's schema,
+and a RayCronJob's follows a RayJob's.
 
 `rayJobs.<job>.rayCluster` and `rayService.rayCluster` are merged over `rayCluster`, so their schema
 is derived from rayCluster's (tools/cluster_overrides_schema.py): same keys and types, none required.
+A `rayCronJobs` entry is a `rayJobs` entry (its job template) plus schedule, timeZone and suspend.
 """
 
 from __future__ import annotations
@@ -28,3 +30,19 @@ def test_overrides_require_nothing_and_leave_out_enabled_and_name() -> None:
     assert "required" not in derived
     assert not {"enabled", "name"} & set(derived["properties"])
     assert derived["additionalProperties"] is False
+
+
+# What a RayCronJob adds to a rayJobs entry, and what it narrows (KubeRay 1.7 limits a RayCronJob
+# name to 36 characters: each run is a RayJob named `<name>-<suffix>`).
+CRON_ONLY = {"schedule", "timeZone", "suspend"}
+
+
+def test_a_raycronjob_takes_every_rayjob_key_with_the_same_schema() -> None:
+    definitions = json.loads(SCHEMA.read_text())["definitions"]
+    job, cron = definitions["rayJob"], definitions["rayCronJob"]
+    assert set(cron["properties"]) == set(job["properties"]) | CRON_ONLY
+    for key, schema in job["properties"].items():
+        want = dict(schema, maxLength=36) if key == "name" else schema
+        assert cron["properties"][key] == want, key
+    assert cron["additionalProperties"] is False
+    assert set(cron["required"]) == set(job["required"]) | {"schedule"}

@@ -73,16 +73,19 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
         mlflow["database"]["type"] = "external"
     if mlflow["database"]["type"] == "external":
         mlflow["database"]["existingSecret"] = mlflow["database"]["existingSecret"] or "mlflow-database"
-        mlflow["artifactsDestination"] = (
-            mlflow["artifactsDestination"] or "wasbs://mlflow@account.blob.core.windows.net/mlflow"
-        )
+        if not mlflow["sharedStorage"]["enabled"]:
+            mlflow["artifactsDestination"] = (
+                mlflow["artifactsDestination"] or "wasbs://mlflow@account.blob.core.windows.net/mlflow"
+            )
     if values["monitoring"]["prometheusRule"]["enabled"]:
         values["monitoring"].update(enabled=True, flavor="prometheus-operator")
     if values["workloadIdentity"]["enabled"] and not values["workloadIdentity"]["clientId"]:
         values["workloadIdentity"]["clientId"] = "00000000-0000-0000-0000-000000000000"
     if not values["serviceAccount"]["create"] and not values["serviceAccount"]["name"]:
         values["serviceAccount"]["name"] = "fuzz-a1"
-    workloads = [*values["rayJobs"].values(), service]
+    _satisfy_workload_checks(values)
+    _satisfy_storage_checks(values)
+    workloads = [*values["rayJobs"].values(), *values["rayCronJobs"].values(), service]
     if any(w["enabled"] for w in workloads) and not values["global"]["imageRegistry"]:
         values["global"]["imageRegistry"] = "fuzz.azurecr.io"
     gpu_group = values["rayCluster"]["workerGroups"].get("gpu", {})
@@ -98,6 +101,60 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
         if len(values[key]) > 20:
             values[key] = "fuzz-a1"
     return values
+
+
+def _satisfy_workload_checks(values: dict[str, Any]) -> None:
+    """The RayJob cleanup, Kueue, RayCronJob and RayService upgrade checks (KubeRay's own rules)."""
+    queued = bool(values["kueue"]["queueName"])
+    for job in values["rayJobs"].values():
+        if queued:  # KubeRay suspends only a RayJob that deletes its cluster when it ends
+            job.update(useChartCluster=False, shutdownAfterJobFinishes=True, deletionRules=[])
+    for job in [*values["rayJobs"].values(), *values["rayCronJobs"].values()]:
+        if job.get("shutdownAfterJobFinishes"):  # exclusive with deletionRules
+            job["deletionRules"] = []
+        else:  # a TTL needs shutdownAfterJobFinishes
+            job["ttlSecondsAfterFinished"] = 0
+    if any(cron["enabled"] for cron in values["rayCronJobs"].values()):
+        values[SUBCHART_KEY]["featureGates"] = [{"name": "RayCronJob", "enabled": True}]
+    upgrade = values["rayService"]["upgradeStrategy"]
+    options = upgrade["clusterUpgradeOptions"]
+    incremental = upgrade["type"] == "NewClusterWithIncrementalUpgrade"
+    if incremental and not values["rayCluster"]["autoscaler"]["enabled"]:
+        upgrade["type"], incremental = "NewCluster", False  # it needs the Ray autoscaler
+    if incremental:
+        options["gatewayClassName"] = options["gatewayClassName"] or "fuzz-gateway"
+        options["stepSizePercent"] = min(options["stepSizePercent"], options["maxSurgePercent"])
+    else:
+        options["gatewayClassName"] = ""
+
+
+def _satisfy_storage_checks(values: dict[str, Any]) -> None:
+    """Shared storage: a mount needs a claim, the chart's StorageClass its settings and identity."""
+    create = values["sharedStorage"]["create"]
+    storage_class = create["storageClass"]
+    if storage_class["enabled"]:
+        create["enabled"] = True
+        if storage_class["workloadIdentity"]:
+            values["workloadIdentity"].update(enabled=True)
+            values["workloadIdentity"]["clientId"] = (
+                values["workloadIdentity"]["clientId"] or "00000000-0000-0000-0000-000000000000"
+            )
+            storage_class["storageAccount"] = storage_class["storageAccount"] or "fuzzstorage1"
+    else:  # the built-in class chooses these itself
+        storage_class.update(storageAccount="", resourceGroup="", extraParameters={})
+        storage_class["blob"]["containerName"] = ""
+        storage_class["files"]["shareName"] = ""
+    storage_class["files" if create["type"] == "blob" else "blob"][
+        "shareName" if create["type"] == "blob" else "containerName"
+    ] = ""
+    if storage_class["blob"]["containerName"] or storage_class["files"]["shareName"]:
+        storage_class["storageAccount"] = storage_class["storageAccount"] or "fuzzstorage1"
+    mount = values["rayCluster"]["sharedStorage"]
+    mlflow = values["mlflow"]
+    if (mount["enabled"] or mlflow["sharedStorage"]["enabled"]) and not mount["existingClaim"]:
+        create["enabled"] = True
+    if mlflow["sharedStorage"]["enabled"]:
+        mlflow["artifactsDestination"] = ""
 
 
 def accepted_values(count: int, seed: int = 8265, p: float = 0.3, tries: int = 50) -> list[dict[str, Any]]:

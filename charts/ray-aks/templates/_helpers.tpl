@@ -152,3 +152,19 @@ mlflow.enabled is false. Every RayJob gets it as MLFLOW_TRACKING_URI. Takes the 
 {{- printf "http://%s.%s.svc:%d" (include "ray-aks.mlflowName" .) .Release.Namespace (int .Values.mlflow.service.port) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+ray-aks.operatorFeatureGate: "true" or "false" as kuberay-operator.featureGates sets the operator's
+feature gate `name`, "" when the list leaves it out (the operator's own default). Takes a dict:
+context (root), name.
+*/}}
+{{- define "ray-aks.operatorFeatureGate" -}}
+{{- $name := .name -}}
+{{- $state := "" -}}
+{{- range (index .context.Values "kuberay-operator" "featureGates" | default list) -}}
+{{- if eq .name $name -}}
+{{- $state = toString .enabled -}}
+{{- end -}}
+{{- end -}}
+{{- $state -}}
+{{- end -}}

@@ -7,8 +7,9 @@ ray-aks/cluster (the logical Ray cluster of a Ray pod, see _pod.tpl).
 
 {{/*
 ray-aks.rayClusterIds: JSON list of the `ray-aks/cluster` label values of the Ray clusters this
-release renders: "cluster" (the RayCluster), "job-<key>" (a RayJob with a cluster of its own) and
-"service" (the RayService). Takes the root context.
+release renders: "cluster" (the RayCluster), "job-<key>" (a RayJob with a cluster of its own),
+"cronjob-<key>" (the runs of a RayCronJob with a cluster of its own) and "service" (the RayService).
+Takes the root context.
 */}}
 {{- define "ray-aks.rayClusterIds" -}}
 {{- $ids := list -}}
@@ -20,6 +21,13 @@ release renders: "cluster" (the RayCluster), "job-<key>" (a RayJob with a cluste
 {{- $job := get $jobs $key -}}
 {{- if and (kindIs "map" $job) $job.enabled (not $job.useChartCluster) -}}
 {{- $ids = append $ids (printf "job-%s" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $cronJobs := .Values.rayCronJobs | default dict -}}
+{{- range $key := keys $cronJobs | sortAlpha -}}
+{{- $cron := get $cronJobs $key -}}
+{{- if and (kindIs "map" $cron) $cron.enabled (not $cron.useChartCluster) -}}
+{{- $ids = append $ids (printf "cronjob-%s" $key) -}}
 {{- end -}}
 {{- end -}}
 {{- if (.Values.rayService | default dict).enabled -}}

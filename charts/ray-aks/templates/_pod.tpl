@@ -153,6 +153,9 @@ spec:
   {{- with ($group.priorityClassName | default $values.global.priorityClassName) }}
   priorityClassName: {{ . | quote }}
   {{- end }}
+  {{- with $group.runtimeClassName }}
+  runtimeClassName: {{ . | quote }}
+  {{- end }}
   securityContext:
     {{- toYaml $cluster.podSecurityContext | nindent 4 }}
   {{- with $group.nodeSelector }}
@@ -236,7 +239,7 @@ spec:
     {{- if $storage.enabled }}
     - name: cluster-storage
       persistentVolumeClaim:
-        claimName: {{ $storage.existingClaim }}
+        claimName: {{ $storage.existingClaim | default (include "ray-aks.sharedClaimName" $ctx) | quote }}
         readOnly: {{ $storage.readOnly }}
     {{- end }}
     {{- with concat ($group.volumes | default list) (.extraVolumes | default list) }}
@@ -267,8 +270,8 @@ the key under keyPrefix. Takes the dict described at the top of this file.
 {{- end -}}
 {{- end -}}
 {{- $storage := $cluster.sharedStorage -}}
-{{- if and $storage.enabled (not $storage.existingClaim) -}}
-{{- fail (printf "%s.sharedStorage.existingClaim is required when %s.sharedStorage.enabled is true (an existing ReadWriteMany PVC)" $p $p) -}}
+{{- if and $storage.enabled (not $storage.existingClaim) (not $ctx.Values.sharedStorage.create.enabled) -}}
+{{- fail (printf "%s.sharedStorage.existingClaim is required when %s.sharedStorage.enabled is true and sharedStorage.create.enabled is false (an existing ReadWriteMany PVC, or the chart's)" $p $p) -}}
 {{- end -}}
 {{- $gpuGroups := 0 -}}
 {{- range $name, $group := $cluster.workerGroups -}}

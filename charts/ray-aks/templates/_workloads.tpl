@@ -4,8 +4,9 @@ the shared pod templates (_pod.tpl). Helpers take a dict with `context` (the roo
 */}}
 
 {{/*
-ray-aks.rayJobDefaults: what a job in `rayJobs` leaves out (the defaults documented for
-`rayJobs.mnist`). `command`, `image.repository` and `enabled` have none: the schema requires them.
+ray-aks.rayJobDefaults: what a job in `rayJobs` or `rayCronJobs` leaves out (the defaults
+documented for `rayJobs.mnist`; deletionRules come from ray-aks.defaultDeletionRules). `command`,
+`image.repository` and `enabled` have none (nor a RayCronJob's `schedule`): the schema requires them.
 */}}
 {{- define "ray-aks.rayJobDefaults" -}}
 name: ""
@@ -20,8 +21,8 @@ entrypointOverride: ""
 submissionMode: K8sJobMode
 backoffLimit: 0
 activeDeadlineSeconds: null
-shutdownAfterJobFinishes: true
-ttlSecondsAfterFinished: 300
+shutdownAfterJobFinishes: false
+ttlSecondsAfterFinished: 0
 useChartCluster: false
 rayCluster: {}
 env: []
@@ -36,18 +37,54 @@ submitter:
       memory: 1Gi
 {{- end -}}
 
-{{/* ray-aks.rayJob: a job's values over the defaults, as JSON. Takes a dict: context, key. */}}
+{{/*
+ray-aks.defaultDeletionRules: the deletionRules of a job that sets none and runs on a cluster of its
+own (the ones documented for `rayJobs.mnist`; a RayCronJob's also delete each finished RayJob, as
+documented for `rayCronJobs.nightlyMnist`). Takes a dict: cron (bool).
+*/}}
+{{- define "ray-aks.defaultDeletionRules" -}}
+- {policy: DeleteCluster, condition: {jobStatus: SUCCEEDED, ttlSeconds: 60}}
+{{- if .cron }}
+- {policy: DeleteSelf, condition: {jobStatus: SUCCEEDED, ttlSeconds: 86400}}
+{{- end }}
+- {policy: DeleteCluster, condition: {jobStatus: FAILED, ttlSeconds: 1800}}
+{{- if .cron }}
+- {policy: DeleteSelf, condition: {jobStatus: FAILED, ttlSeconds: 604800}}
+{{- end }}
+- {policy: DeleteCluster, condition: {jobDeploymentStatus: Failed, ttlSeconds: 1800}}
+{{- if .cron }}
+- {policy: DeleteSelf, condition: {jobDeploymentStatus: Failed, ttlSeconds: 604800}}
+{{- end }}
+{{- end -}}
+
+{{/*
+ray-aks.rayJob: a job's values over the defaults, as JSON. Takes a dict: context, kind ("rayJobs" or
+"rayCronJobs", the values map), key.
+*/}}
 {{- define "ray-aks.rayJob" -}}
-{{- $job := get .context.Values.rayJobs .key -}}
+{{- $cron := eq .kind "rayCronJobs" -}}
+{{- $job := get (get .context.Values .kind) .key -}}
 {{- $defaults := include "ray-aks.rayJobDefaults" . | fromYaml -}}
+{{- if $cron -}}
+{{- $defaults = merge $defaults (dict "timeZone" "" "suspend" false) -}}
+{{- end -}}
 {{- /* submitter.resources replaces, never merges: a job that sets requests only gets no default limits. */ -}}
 {{- if (($job.submitter | default dict).resources) -}}
 {{- $_ := unset $defaults "submitter" -}}
 {{- end -}}
-{{- mergeOverwrite $defaults (deepCopy $job) | toJson -}}
+{{- $merged := mergeOverwrite $defaults (deepCopy $job) -}}
+{{- /* The job's own list, even an empty one (mergeOverwrite would keep a default over it); null: the defaults. */ -}}
+{{- if not (kindIs "invalid" $job.deletionRules) -}}
+{{- $_ := set $merged "deletionRules" (deepCopy $job.deletionRules) -}}
+{{- else if $merged.useChartCluster -}}
+{{- $_ := set $merged "deletionRules" list -}}
+{{- else -}}
+{{- $_ := set $merged "deletionRules" (include "ray-aks.defaultDeletionRules" (dict "cron" $cron) | fromYamlArray) -}}
+{{- end -}}
+{{- $merged | toJson -}}
 {{- end -}}
 
-{{/* ray-aks.rayJobName: the RayJob's name. Takes a dict: context, key, job (merged values). */}}
+{{/* ray-aks.rayJobName: the RayJob's (or RayCronJob's) name. Takes a dict: context, key, job (merged values). */}}
 {{- define "ray-aks.rayJobName" -}}
 {{- .job.name | default (printf "%s-%s" (include "ray-aks.fullname" .context) (kebabcase .key)) -}}
 {{- end -}}
@@ -168,19 +205,15 @@ Takes a dict: context, job (merged values), cluster (the cluster values the job 
 {{- end -}}
 
 {{/*
-ray-aks.validateRayJob: checks of a job's values the schema cannot express; each `fail` names the
-key. Takes a dict: context, key, job (merged values), name.
+ray-aks.validateRayJob: checks of a job's values the schema cannot express, mirroring what KubeRay's
+ValidateRayJobSpec refuses; each `fail` names the key. Takes a dict: context, prefix (the job's values
+path, e.g. "rayJobs.mnist"), job (merged values), cluster (the cluster values the job runs on),
+kueue (bool: the RayJob is suspended for Kueue).
 */}}
 {{- define "ray-aks.validateRayJob" -}}
 {{- $values := .context.Values -}}
 {{- $job := .job -}}
-{{- $p := printf "rayJobs.%s" .key -}}
-{{- if not ($job.image.registry | default $values.global.imageRegistry) -}}
-{{- fail (printf "%s.enabled needs an image registry: set global.imageRegistry (e.g. myacr.azurecr.io, where `make push` put the ray-aks images) or %s.image.registry" $p $p) -}}
-{{- end -}}
-{{- if or (gt (len .name) 47) (not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" .name)) -}}
-{{- fail (printf "%s.name %q must be a DNS-1035 label of at most 47 characters (KubeRay's RayJob limit); set %s.name to choose one" $p .name $p) -}}
-{{- end -}}
+{{- $p := .prefix -}}
 {{- if $job.useChartCluster -}}
 {{- if not $values.rayCluster.enabled -}}
 {{- fail (printf "%s.useChartCluster needs rayCluster.enabled: the job runs on the chart's RayCluster" $p) -}}
@@ -198,6 +231,169 @@ key. Takes a dict: context, key, job (merged values), name.
 {{- fail (printf "%s.backoffLimit must be 0 when %s.useChartCluster is true (KubeRay retries by creating a new cluster)" $p $p) -}}
 {{- end -}}
 {{- end -}}
+{{- $rules := $job.deletionRules | default list -}}
+{{- if .kueue -}}
+{{- if $job.useChartCluster -}}
+{{- fail (printf "%s.useChartCluster cannot be used with kueue.queueName: KubeRay does not suspend a RayJob that runs on an existing cluster, so Kueue cannot queue it" $p) -}}
+{{- end -}}
+{{- if or (not $job.shutdownAfterJobFinishes) $rules -}}
+{{- fail (printf "kueue.queueName needs %s.shutdownAfterJobFinishes true and %s.deletionRules []: Kueue suspends the RayJob, and KubeRay suspends only a RayJob that deletes its cluster when it ends" $p $p) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $job.useChartCluster -}}
+{{- if and $rules $job.shutdownAfterJobFinishes -}}
+{{- fail (printf "%s.deletionRules and %s.shutdownAfterJobFinishes are exclusive (KubeRay refuses both): set shutdownAfterJobFinishes false to keep the rules, or deletionRules [] for the shutdown" $p $p) -}}
+{{- end -}}
+{{- if and (not $job.shutdownAfterJobFinishes) (gt (int $job.ttlSecondsAfterFinished) 0) -}}
+{{- fail (printf "%s.ttlSecondsAfterFinished needs %s.shutdownAfterJobFinishes true (KubeRay refuses a TTL without it); each of %s.deletionRules has its own condition.ttlSeconds" $p $p $p) -}}
+{{- end -}}
+{{- end -}}
+{{- include "ray-aks.validateDeletionRules" . -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateDeletionRules: a job's deletionRules as KubeRay's validateDeletionRules checks them:
+one condition each, nothing that deletes the chart's RayCluster, no DeleteWorkers with the autoscaler,
+one rule per policy and condition, and TTLs that do not decrease from DeleteWorkers to DeleteCluster
+to DeleteSelf. Takes the dict of ray-aks.validateRayJob.
+*/}}
+{{- define "ray-aks.validateDeletionRules" -}}
+{{- $job := .job -}}
+{{- $p := .prefix -}}
+{{- $ttls := dict -}}
+{{- range $i, $rule := $job.deletionRules | default list -}}
+{{- $r := printf "%s.deletionRules[%d]" $p $i -}}
+{{- $condition := $rule.condition | default dict -}}
+{{- $jobStatus := $condition.jobStatus | default "" -}}
+{{- $deploymentStatus := $condition.jobDeploymentStatus | default "" -}}
+{{- if eq (empty $jobStatus) (empty $deploymentStatus) -}}
+{{- fail (printf "%s.condition needs exactly one of jobStatus (SUCCEEDED or FAILED) and jobDeploymentStatus (Failed)" $r) -}}
+{{- end -}}
+{{- if and $job.useChartCluster (has $rule.policy (list "DeleteCluster" "DeleteWorkers")) -}}
+{{- fail (printf "%s.policy %s would delete the chart's RayCluster: with %s.useChartCluster only DeleteSelf and DeleteNone apply" $r $rule.policy $p) -}}
+{{- end -}}
+{{- if and (not $job.useChartCluster) (eq $rule.policy "DeleteWorkers") $.cluster.autoscaler.enabled -}}
+{{- fail (printf "%s.policy DeleteWorkers needs the job cluster's autoscaler off (%s.rayCluster.autoscaler.enabled false): KubeRay refuses DeleteWorkers with autoscaling" $r $p) -}}
+{{- end -}}
+{{- $when := ternary (printf "jobStatus %s" $jobStatus) (printf "jobDeploymentStatus %s" $deploymentStatus) (not (empty $jobStatus)) -}}
+{{- $policies := get $ttls $when | default dict -}}
+{{- if hasKey $policies $rule.policy -}}
+{{- fail (printf "%s repeats the %s rule for %s: one rule per policy and condition" $r $rule.policy $when) -}}
+{{- end -}}
+{{- $_ := set $policies $rule.policy (int ($condition.ttlSeconds | default 0)) -}}
+{{- $_ := set $ttls $when $policies -}}
+{{- end -}}
+{{- range $when, $policies := $ttls -}}
+{{- $previous := "" -}}
+{{- range $policy := list "DeleteWorkers" "DeleteCluster" "DeleteSelf" -}}
+{{- if hasKey $policies $policy -}}
+{{- if and $previous (lt (get $policies $policy) (get $policies $previous)) -}}
+{{- fail (printf "%s.deletionRules: the %s TTL (%d) for %s must be >= the %s TTL (%d): KubeRay deletes the workers, then the cluster, then the RayJob" $p $policy (get $policies $policy) $when $previous (get $policies $previous)) -}}
+{{- end -}}
+{{- $previous = $policy -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.rayJobSpec: a RayJobSpec (a RayJob's `spec`, a RayCronJob's `spec.jobTemplate`) of a job's
+merged values, after validating them; every Ray pod of its cluster is labelled
+`ray-aks/cluster: <clusterId>`. Takes a dict: context, prefix (values path), job (merged values),
+clusterId, podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob).
+*/}}
+{{- define "ray-aks.rayJobSpec" -}}
+{{- $ctx := .context -}}
+{{- $job := .job -}}
+{{- $p := .prefix -}}
+{{- if not ($job.image.registry | default $ctx.Values.global.imageRegistry) -}}
+{{- fail (printf "%s.enabled needs an image registry: set global.imageRegistry (e.g. myacr.azurecr.io, where `make push` put the ray-aks images) or %s.image.registry" $p $p) -}}
+{{- end -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" $ctx "image" $job.image) | fromJson -}}
+{{- $mlflowEnv := include "ray-aks.mlflowEnv" $ctx | fromJsonArray -}}
+{{- $cluster := $ctx.Values.rayCluster -}}
+{{- $keyPrefix := printf "%s.rayCluster" $p -}}
+{{- if not $job.useChartCluster -}}
+{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ctx "image" $image "overrides" $job.rayCluster "keyPrefix" $keyPrefix) | fromJson -}}
+{{- end -}}
+{{- include "ray-aks.validateRayJob" (dict "context" $ctx "prefix" $p "job" $job "cluster" $cluster "kueue" .suspend) -}}
+{{- $runtimeEnv := deepCopy ($job.runtimeEnv | default dict) -}}
+{{- if and $job.useChartCluster $mlflowEnv -}}
+{{- $_ := set $runtimeEnv "env_vars" (merge (dict "MLFLOW_TRACKING_URI" (index $mlflowEnv 0).value) ($runtimeEnv.env_vars | default dict)) -}}
+{{- end -}}
+entrypoint: {{ include "ray-aks.rayJobEntrypoint" (dict "context" $ctx "job" $job "cluster" $cluster) | quote }}
+{{- with $runtimeEnv }}
+runtimeEnvYAML: |
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+submissionMode: {{ $job.submissionMode }}
+{{- if .suspend }}
+{{- /* Kueue sets it false when the queue admits the job. */}}
+suspend: true
+{{- end }}
+{{- if $job.useChartCluster }}
+clusterSelector:
+  ray.io/cluster: {{ include "ray-aks.rayClusterName" $ctx }}
+{{- else }}
+backoffLimit: {{ int $job.backoffLimit }}
+shutdownAfterJobFinishes: {{ $job.shutdownAfterJobFinishes }}
+{{- if $job.shutdownAfterJobFinishes }}
+ttlSecondsAfterFinished: {{ int $job.ttlSecondsAfterFinished }}
+{{- end }}
+{{- end }}
+{{- with $job.deletionRules }}
+deletionStrategy:
+  deletionRules:
+    {{- range . }}
+    - policy: {{ .policy }}
+      condition:
+        {{- with .condition.jobStatus }}
+        jobStatus: {{ . }}
+        {{- end }}
+        {{- with .condition.jobDeploymentStatus }}
+        jobDeploymentStatus: {{ . }}
+        {{- end }}
+        ttlSeconds: {{ int (.condition.ttlSeconds | default 0) }}
+    {{- end }}
+{{- end }}
+{{- if not (kindIs "invalid" $job.activeDeadlineSeconds) }}
+activeDeadlineSeconds: {{ int $job.activeDeadlineSeconds }}
+{{- end }}
+{{- if eq $job.submissionMode "K8sJobMode" }}
+{{- /* KubeRay fills in the `ray job submit` command, the head address and the auth token. */}}
+submitterPodTemplate:
+  metadata:
+    labels:
+      {{- include "ray-aks.selectorLabels" (dict "context" $ctx "component" "ray-job-submitter") | nindent 6 }}
+      {{- with .podLabels }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
+  spec:
+    restartPolicy: Never
+    serviceAccountName: {{ include "ray-aks.serviceAccountName" $ctx }}
+    automountServiceAccountToken: {{ $ctx.Values.serviceAccount.automountServiceAccountToken }}
+    {{- with $ctx.Values.global.imagePullSecrets }}
+    imagePullSecrets:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with $ctx.Values.global.priorityClassName }}
+    priorityClassName: {{ . | quote }}
+    {{- end }}
+    securityContext:
+      {{- toYaml $cluster.podSecurityContext | nindent 6 }}
+    containers:
+      - name: ray-job-submitter
+        image: {{ include "ray-aks.image" (dict "context" $ctx "image" $image) }}
+        imagePullPolicy: {{ $ctx.Values.rayCluster.image.pullPolicy }}
+        resources:
+          {{- toYaml $job.submitter.resources | nindent 10 }}
+        securityContext:
+          {{- toYaml $cluster.securityContext | nindent 10 }}
+{{- end }}
+{{- if not $job.useChartCluster }}
+rayClusterSpec:
+  {{- include "ray-aks.rayClusterSpec" (dict "context" $ctx "cluster" $cluster "keyPrefix" $keyPrefix "clusterId" .clusterId "extraEnv" (concat $mlflowEnv (include "ray-aks.monitoringEnv" $ctx | fromJsonArray) ($job.env | default list))) | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{/* ray-aks.rayServiceName: the RayService's name. Takes the root context. */}}

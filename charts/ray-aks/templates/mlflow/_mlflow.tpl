@@ -26,6 +26,14 @@ key. Takes the root context.
 {{- fail "mlflow.autoscaling.enabled needs mlflow.enabled: the HPA scales the chart's MLflow Deployment (Ray workers scale with the Ray autoscaler, Serve replicas with Serve autoscaling)" -}}
 {{- end -}}
 {{- if $m.enabled -}}
+{{- if $m.sharedStorage.enabled -}}
+{{- if not (include "ray-aks.sharedStorageClaim" .) -}}
+{{- fail "mlflow.sharedStorage.enabled needs shared storage: sharedStorage.create.enabled or rayCluster.sharedStorage.existingClaim" -}}
+{{- end -}}
+{{- if $m.artifactsDestination -}}
+{{- fail "mlflow.artifactsDestination must be empty when mlflow.sharedStorage.enabled is true (the artifacts go to /mnt/cluster_storage/<mlflow.sharedStorage.path>)" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $hpa.enabled $sqlite -}}
 {{- fail "mlflow.autoscaling.enabled requires mlflow.database.type external: the SQLite file on a ReadWriteOnce volume has one writer, so the MLflow Deployment cannot scale (set mlflow.database.existingSecret to a database URI Secret)" -}}
 {{- end -}}
@@ -36,8 +44,8 @@ key. Takes the root context.
 {{- if not $m.database.existingSecret -}}
 {{- fail "mlflow.database.existingSecret is required when mlflow.database.type is external (an existing Secret whose key mlflow.database.secretKey holds the database URI)" -}}
 {{- end -}}
-{{- if not $m.artifactsDestination -}}
-{{- fail "mlflow.artifactsDestination is required when mlflow.database.type is external (e.g. wasbs://<container>@<account>.blob.core.windows.net/mlflow): the chart's PVC is for SQLite only" -}}
+{{- if not (or $m.artifactsDestination $m.sharedStorage.enabled) -}}
+{{- fail "mlflow.artifactsDestination is required when mlflow.database.type is external (e.g. wasbs://<container>@<account>.blob.core.windows.net/mlflow), unless mlflow.sharedStorage.enabled: the chart's PVC is for SQLite only" -}}
 {{- end -}}
 {{- end -}}
 {{- if $hpa.enabled -}}
@@ -48,6 +56,19 @@ key. Takes the root context.
 {{- fail "mlflow.autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage (an HPA without a metric never scales)" -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.mlflowArtifactsDestination: `--artifacts-destination`: mlflow.artifactsDestination, the
+directory on the shared storage (mlflow.sharedStorage), or one on the chart's PVC. Takes the root context.
+*/}}
+{{- define "ray-aks.mlflowArtifactsDestination" -}}
+{{- $m := .Values.mlflow -}}
+{{- if $m.sharedStorage.enabled -}}
+{{- printf "/mnt/cluster_storage/%s" (trimAll "/" $m.sharedStorage.path) -}}
+{{- else -}}
+{{- $m.artifactsDestination | default "/mlflow/data/artifacts" -}}
 {{- end -}}
 {{- end -}}
 
