@@ -24,8 +24,8 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-python: $(VENV_STAMP) ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container tests)
-	$(PY) -m pytest -m "not container"
+test-python: $(VENV_STAMP) ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
+	$(PY) -m pytest -m "not container and not e2e"
 
 # `make test` runs them after every other check (the Makefile appends them last).
 PYTHON_CHECKS := lint-python test-python

@@ -102,8 +102,8 @@ class Registry:
         )
 
 
-def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate for 127.0.0.1 signed by it: (ca.crt, server.crt, server.key)."""
+def make_ca_and_server_cert(directory: Path, address: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for `address` signed by it: (ca.crt, server.crt, server.key)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -132,8 +132,8 @@ def make_ca_and_server_cert(directory: Path) -> tuple[Path, Path, Path]:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ray-aks test CA")])
     ca_cert = certificate("ray-aks test CA", ca_key, ca_name, ca_key, ca=True)
     server_key = ec.generate_private_key(ec.SECP256R1())
-    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    server_cert = certificate("127.0.0.1", server_key, ca_name, ca_key, ca=False, san=san)
+    san = [x509.IPAddress(ipaddress.ip_address(address))]
+    server_cert = certificate(address, server_key, ca_name, ca_key, ca=False, san=san)
     paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
     paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
@@ -155,19 +155,24 @@ def htpasswd_line(user: str, password: str) -> str:
 
 
 @contextmanager
-def local_registry(workdir: Path) -> Iterator[Registry]:
-    """The distribution registry ($REGISTRY_BIN, built by make) on 127.0.0.1 with TLS and basic auth.
-    The engine trusts its CA through /etc/docker/certs.d/<host>/ca.crt, removed afterwards."""
+def local_registry(
+    workdir: Path, address: str = "127.0.0.1", port: int | None = None, storage: Path | None = None
+) -> Iterator[Registry]:
+    """The distribution registry ($REGISTRY_BIN, built by make) on `address` with TLS and basic auth.
+    The engine trusts its CA through /etc/docker/certs.d/<host>/ca.crt, removed afterwards. Its blobs
+    go to `storage` when given (kept, so a second push of the same image uploads nothing), else to
+    `workdir` (removed)."""
     binary = os.environ.get("REGISTRY_BIN") or shutil.which("registry")
-    assert binary and Path(binary).exists(), "no REGISTRY_BIN: run these tests through `make test-containers`"
-    ca_file, cert, key = make_ca_and_server_cert(workdir)
+    assert binary and Path(binary).exists(), "no REGISTRY_BIN: run these tests through make"
+    ca_file, cert, key = make_ca_and_server_cert(workdir, address)
     user, password = "ray-aks", base64.urlsafe_b64encode(os.urandom(18)).decode()
     (workdir / "htpasswd").write_text(htpasswd_line(user, password) + "\n")
-    host = f"127.0.0.1:{free_port()}"
+    host = f"{address}:{port or free_port()}"
+    blobs = storage or workdir / "storage"
     config = {
         "version": 0.1,
         "log": {"level": "warn"},
-        "storage": {"filesystem": {"rootdirectory": str(workdir / "storage")}, "delete": {"enabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(blobs)}, "delete": {"enabled": True}},
         "http": {"addr": host, "tls": {"certificate": str(cert), "key": str(key)}},
         "auth": {"htpasswd": {"realm": "ray-aks-test", "path": str(workdir / "htpasswd")}},
     }
@@ -189,7 +194,8 @@ def local_registry(workdir: Path) -> Iterator[Registry]:
         stop_process_group(proc)
         log.close()
         shutil.rmtree(certs_d, ignore_errors=True)
-        shutil.rmtree(workdir / "storage", ignore_errors=True)
+        if storage is None:
+            shutil.rmtree(blobs, ignore_errors=True)
 
 
 def _answers(registry: Registry) -> bool:

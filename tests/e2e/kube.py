@@ -1,0 +1,134 @@
+"""What the e2e scenarios do to the cluster: kubectl and helm against its kubeconfig, the ray-aks
+images moved from the Docker engine into the node's containerd, and the figures of summary.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO_ROOT, free_port
+from tools.e2e.layout import Layout
+
+LAYOUT = Layout()
+SUMMARY = LAYOUT.state / "summary.json"
+VALUES = REPO_ROOT / "tests" / "e2e" / "values-e2e.yaml"
+GPU_VALUES = REPO_ROOT / "charts" / "ray-aks-gpu-values.yaml"
+RELEASE = "ray"
+NAMESPACE = "ray"
+# The tag of the ray-aks images the pods run (the one the image tests build).
+IMAGE_TAG = "test"
+
+
+def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
+    command = [str(LAYOUT.binary("kubectl")), f"--kubeconfig={LAYOUT.kubeconfig}", *args]
+    result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, f"kubectl {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def kubectl_json(*args: str) -> dict:
+    return json.loads(kubectl(*args, "-o", "json"))
+
+
+def apply(objects: list[dict], namespace: str | None = None) -> str:
+    """Server-side apply (as helm 4 does), so a later server-side dry run sees one field manager."""
+    ns = ["-n", namespace] if namespace else []
+    return kubectl(*ns, "apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(objects))
+
+
+def helm(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"KUBECONFIG": str(LAYOUT.kubeconfig)}
+    result = subprocess.run(
+        [os.environ["HELM"], *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    if check:
+        assert result.returncode == 0, f"helm {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 2) -> object:
+    """Poll until `condition` returns something truthy (and return it); fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (AssertionError, subprocess.SubprocessError, json.JSONDecodeError, KeyError) as err:
+            last_error = err
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
+
+
+def restricted_namespace(name: str, labels: dict[str, str] | None = None) -> None:
+    """A namespace that enforces (and warns and audits) Pod Security "restricted"."""
+    level = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
+    apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "labels": level | (labels or {})},
+            }
+        ]
+    )
+
+
+def record(key: str, value: object) -> None:
+    summary = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
+    summary[key] = value
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text(json.dumps(summary, indent=2, sort_keys=True))
+
+
+def machine_memory_used_mb() -> int:
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) // 1024
+
+
+class PeakMemory(threading.Thread):
+    """The machine's peak memory in use (MemTotal - MemAvailable) while the scenarios run, sampled
+    every 2 s: the cluster, its pods, the registry and the test process together."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = machine_memory_used_mb()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(2):
+            self.peak_mb = max(self.peak_mb, machine_memory_used_mb())
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak_mb
+
+
+@contextmanager
+def port_forward(namespace: str, target: str, port: int) -> Iterator[str]:
+    """`kubectl port-forward` to `target` (e.g. svc/name): the URL on loopback, as a user reaches the
+    dashboard or MLflow. Traffic enters the pod's own network namespace, as the user's would."""
+    local = free_port()
+    command = [str(LAYOUT.binary("kubectl")), f"--kubeconfig={LAYOUT.kubeconfig}", "-n", namespace]
+    command += ["port-forward", target, f"{local}:{port}", "--address=127.0.0.1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Forwarding from"), (
+            f"kubectl port-forward {target}: {line}{proc.stdout.read()}"
+        )
+        yield f"http://127.0.0.1:{local}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

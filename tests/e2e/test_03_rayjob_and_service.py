@@ -1,0 +1,59 @@
+"""Scenarios 2 and 3: the MNIST RayJob of the chart's values runs to SUCCEEDED in real pods, its cluster
+is removed as configured, its run and model are in the chart's MLflow; then the RayService (enabled by
+`helm upgrade`) becomes ready with the model the job registered and answers seed 000's and seed 003's
+requests through the Serve Service."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+
+from tests.e2e import kube
+from tests.e2e.conftest import MODEL, mlflow
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+def test_mnist_rayjob_succeeds(finished_job):
+    status = finished_job["status"]
+    assert status.get("jobStatus") == "SUCCEEDED", status
+
+
+def test_the_jobs_ray_cluster_is_removed_after_it_finishes(finished_job, namespace):
+    cluster = finished_job["status"].get("rayClusterName")
+    assert cluster
+
+    def gone() -> bool:
+        return not kube.kubectl(
+            "-n", namespace, "get", "raycluster", cluster, "--ignore-not-found", "-o", "name"
+        ).strip()
+
+    kube.wait_until(gone, 300, f"the job's RayCluster {cluster} to be deleted")
+    assert not kube.kubectl(
+        "-n", namespace, "get", "pods", "-l", f"ray.io/cluster={cluster}", "-o", "name"
+    ).strip()
+
+
+def test_the_run_and_the_registered_model_are_in_mlflow(finished_job, namespace):
+    model = mlflow(namespace, "/api/2.0/mlflow/registered-models/alias", name=MODEL, alias="champion")
+    version = model["model_version"]
+    run = mlflow(namespace, "/api/2.0/mlflow/runs/get", run_id=version["run_id"])["run"]
+    assert run["info"]["status"] == "FINISHED"
+    metrics = {m["key"] for m in run["data"].get("metrics", [])}
+    assert metrics, run
+
+
+def test_seed_000_client_request_gets_a_prediction(serving, namespace):
+    image = np.random.default_rng(0).random((28, 28)).tolist()
+    with kube.port_forward(namespace, serving, 8000) as url:
+        response = requests.post(f"{url}/mnist", json={"data": image}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert 0 <= response.json()["prediction"] <= 9
+
+
+def test_seed_003_text_generation_request_gets_text(serving, namespace):
+    with kube.port_forward(namespace, serving, 8000) as url:
+        response = requests.post(f"{url}/text/simple-gen", json={"input": "Once upon a time"}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["generated_text"]

@@ -1,0 +1,557 @@
+"""A real single-node Kubernetes on this machine for `make e2e`, from binaries built here.
+
+    python -m tools.e2e.cluster up      # start (after cleaning up whatever a previous run left)
+    python -m tools.e2e.cluster down    # stop every process, unmount, remove the network it made
+    python -m tools.e2e.cluster status
+
+`up` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler; containerd (its own
+socket and root) with the CNI bridge; the kubelet and kube-proxy; kube-router as the NetworkPolicy
+dataplane; CoreDNS and the KubeRay operator as pods; kwok for simulated AKS GPU nodes. It writes the
+admin kubeconfig to .cache/e2e/kubeconfig. Everything needs root (mounts, iptables, cgroups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from tools.e2e import addons, configs, oci, pki, processes
+from tools.e2e.layout import Layout
+
+# Control plane first, node next, then what runs on the cluster; `down` stops them in reverse.
+ORDER = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "containerd",
+    "kubelet",
+    "kube-proxy",
+    "kube-router",
+    "kwok",
+]
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def _wait(
+    condition: Callable[[], bool], timeout: float, what: str, layout: Layout, log: str | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if condition():
+                return
+        if log and not processes.running(layout, log):
+            raise ClusterError(f"{log} exited while waiting for {what}:\n{processes.log_tail(layout, log)}")
+        time.sleep(0.5)
+    detail = f"\n{log}'s log:\n{processes.log_tail(layout, log)}" if log else ""
+    raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
+
+
+class Cluster:
+    def __init__(self, layout: Layout | None = None) -> None:
+        self.layout = layout or Layout()
+        self.timings: dict[str, float] = {}
+
+    # --- helpers -------------------------------------------------------------------------------
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
+        command = [str(self.layout.binary("kubectl")), f"--kubeconfig={self.layout.kubeconfig}", *args]
+        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def apply(self, objects: list[dict], server_side: bool = False) -> None:
+        text = yaml.safe_dump_all(objects, sort_keys=False)
+        extra = ["--server-side", "--force-conflicts"] if server_side else []
+        self.kubectl("apply", *extra, "-f", "-", input=text)
+
+    def ctr(self, *args: str, input_file: Path | None = None, check: bool = True) -> str:
+        command = ["ctr", "--address", str(self.layout.containerd_socket), "--namespace", "k8s.io", *args]
+        stdin = input_file.open("rb") if input_file else subprocess.DEVNULL
+        try:
+            result = subprocess.run(command, stdin=stdin, capture_output=True, text=True, timeout=1800)
+        finally:
+            if input_file:
+                stdin.close()
+        if check and result.returncode != 0:
+            raise ClusterError(f"ctr {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def _step(self, name: str, action: Callable[[], None]) -> None:
+        started = time.monotonic()
+        print(f"e2e: {name} ...", flush=True)
+        action()
+        self.timings[name] = round(time.monotonic() - started, 1)
+        print(f"e2e: {name} done in {self.timings[name]} s", flush=True)
+
+    # --- up ------------------------------------------------------------------------------------
+    def up(self) -> None:
+        self.down(quiet=True)
+        started = time.monotonic()
+        layout = self.layout
+        for directory in (layout.state, layout.var, layout.run):
+            directory.mkdir(parents=True, exist_ok=True)
+        self._step("certificates", self._certificates)
+        self._step("network", self._network)
+        self._step("etcd", self._etcd)
+        self._step("control plane", self._control_plane)
+        self._step("containerd", self._containerd)
+        self._step("kubelet", self._kubelet)
+        self._step("kube-proxy", self._kube_proxy)
+        self._step("kube-router", self._kube_router)
+        self._step("addons", self._addons)
+        self._step("kwok", self._kwok)
+        self.timings["up"] = round(time.monotonic() - started, 1)
+        (layout.state / "up.json").write_text(json.dumps(self.timings, indent=2))
+        print(f"e2e: cluster up in {self.timings['up']} s; KUBECONFIG={layout.kubeconfig}", flush=True)
+
+    def _certificates(self) -> None:
+        layout = self.layout
+        shutil.rmtree(layout.pki, ignore_errors=True)
+        ca = pki.Authority(layout.pki)
+        api_hosts = (
+            layout.node_ip,
+            layout.api_service_ip,
+            "127.0.0.1",
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        )
+        ca.issue("apiserver", "kube-apiserver", hosts=api_hosts, client=False)
+        ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", groups=("system:masters",))
+        ca.issue(
+            "kubelet-serving",
+            f"system:node:{layout.node_name}",
+            hosts=(layout.node_ip, layout.node_name),
+            client=False,
+        )
+        pki.service_account_keys(layout.pki)
+        users = {
+            "admin": ("kubernetes-admin", ("system:masters",)),
+            "kube-controller-manager": ("system:kube-controller-manager", ()),
+            "kube-scheduler": ("system:kube-scheduler", ()),
+            "kubelet": (f"system:node:{layout.node_name}", ("system:nodes",)),
+            "kube-proxy": ("system:kube-proxy", ()),
+            # kube-router and kwok act for the cluster's network and simulated nodes: admins here.
+            "kube-router": ("ray-aks-e2e:kube-router", ("system:masters",)),
+            "kwok": ("ray-aks-e2e:kwok", ("system:masters",)),
+        }
+        for name, (user, groups) in users.items():
+            pair = ca.issue(name, user, groups=groups)
+            target = layout.kubeconfig if name == "admin" else layout.state / f"{name}.kubeconfig"
+            configs.kubeconfig(layout, target, user, pair.cert, pair.key)
+
+    def _network(self) -> None:
+        layout = self.layout
+        _run(["ip", "addr", "replace", f"{layout.node_ip}/32", "dev", "lo"])
+        # Pod-to-pod traffic on the bridge must pass iptables for Services and NetworkPolicy.
+        if shutil.which("modprobe"):
+            _run(["modprobe", "br_netfilter"], check=False)
+        for sysctl in ("net/bridge/bridge-nf-call-iptables", "net/ipv4/ip_forward"):
+            Path("/proc/sys", sysctl).write_text("1")
+
+    def _etcd(self) -> None:
+        layout = self.layout
+        url, peer = f"http://127.0.0.1:{layout.etcd_port}", f"http://127.0.0.1:{layout.etcd_peer_port}"
+        processes.start(
+            layout,
+            "etcd",
+            [
+                str(layout.binary("etcd")),
+                "--name=e2e",
+                f"--data-dir={layout.state / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=e2e={peer}",
+                "--listen-metrics-urls=",
+                # A throwaway cluster: no fsync, so etcd does not wait on the shared disk.
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        _wait(lambda: _http_ok(f"{url}/health"), 60, "etcd's /health", layout, "etcd")
+
+    def _control_plane(self) -> None:
+        layout = self.layout
+        p = layout.pki
+        processes.start(
+            layout,
+            "kube-apiserver",
+            [
+                str(layout.binary("kube-apiserver")),
+                f"--etcd-servers=http://127.0.0.1:{layout.etcd_port}",
+                f"--bind-address={layout.node_ip}",
+                f"--advertise-address={layout.node_ip}",
+                f"--secure-port={layout.apiserver_port}",
+                f"--service-cluster-ip-range={layout.service_cidr}",
+                "--authorization-mode=Node,RBAC",
+                # PodSecurity is on by default; NodeRestriction keeps the kubelet to its own node.
+                "--enable-admission-plugins=NodeRestriction",
+                f"--client-ca-file={p / 'ca.crt'}",
+                f"--tls-cert-file={p / 'apiserver.crt'}",
+                f"--tls-private-key-file={p / 'apiserver.key'}",
+                f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
+                f"--kubelet-certificate-authority={p / 'ca.crt'}",
+                # Reach the kubelet (exec, logs, port-forward) at the node's address: no DNS knows its name.
+                "--kubelet-preferred-address-types=InternalIP",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={p / 'sa.pub'}",
+                f"--service-account-signing-key-file={p / 'sa.key'}",
+                "--profiling=false",
+                "--v=0",
+            ],
+        )
+        _wait(
+            lambda: self.kubectl("get", "--raw=/readyz", timeout=10).strip() == "ok",
+            180,
+            "the API server's /readyz",
+            layout,
+            "kube-apiserver",
+        )
+        processes.start(
+            layout,
+            "kube-controller-manager",
+            [
+                str(layout.binary("kube-controller-manager")),
+                f"--kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
+                f"--authentication-kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
+                f"--authorization-kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
+                f"--service-account-private-key-file={p / 'sa.key'}",
+                f"--root-ca-file={p / 'ca.crt'}",
+                f"--cluster-signing-cert-file={p / 'ca.crt'}",
+                f"--cluster-signing-key-file={p / 'ca.key'}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--profiling=false",
+            ],
+        )
+        processes.start(
+            layout,
+            "kube-scheduler",
+            [
+                str(layout.binary("kube-scheduler")),
+                f"--kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
+                f"--authentication-kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
+                f"--authorization-kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--profiling=false",
+            ],
+        )
+        # The default ServiceAccount appears once the controller-manager's token controllers run.
+        _wait(
+            lambda: bool(self.kubectl("get", "serviceaccount", "default", "-o", "name", check=False)),
+            120,
+            "the default ServiceAccount (controller-manager)",
+            layout,
+            "kube-controller-manager",
+        )
+
+    def _containerd(self) -> None:
+        layout = self.layout
+        configs.containerd(layout)
+        configs.cni(layout)
+        (layout.state / "registry-hosts").mkdir(exist_ok=True)
+        processes.start(layout, "containerd", ["containerd", f"--config={layout.state / 'containerd.toml'}"])
+        _wait(lambda: self.ctr("version") != "", 60, "containerd's socket", layout, "containerd")
+        archive = oci.write_archive(
+            layout.state / "images" / "pause.tar", configs.PAUSE_IMAGE, layout.binary("pause"), ["/pause"]
+        )
+        self.ctr("images", "import", "-", input_file=archive)
+
+    def _kubelet(self) -> None:
+        layout = self.layout
+        root = layout.var / "kubelet"
+        root.mkdir(parents=True, exist_ok=True)
+        labels = ",".join(
+            [
+                # Shaped like an AKS system pool's node (the CPU pods have no node selector).
+                "kubernetes.azure.com/agentpool=system",
+                "agentpool=system",
+                "kubernetes.azure.com/mode=system",
+            ]
+        )
+        processes.start(
+            layout,
+            "kubelet",
+            [
+                str(layout.binary("kubelet")),
+                f"--config={configs.kubelet(layout)}",
+                f"--kubeconfig={layout.state / 'kubelet.kubeconfig'}",
+                f"--hostname-override={layout.node_name}",
+                f"--node-ip={layout.node_ip}",
+                f"--root-dir={root}",
+                f"--cert-dir={layout.state / 'kubelet-pki'}",
+                f"--node-labels={labels}",
+                "--v=1",
+            ],
+        )
+        _wait(self._node_ready, 180, f"node {layout.node_name} to be Ready", layout, "kubelet")
+
+    def _node_ready(self) -> bool:
+        node = json.loads(self.kubectl("get", "node", self.layout.node_name, "-o", "json", timeout=10))
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+    def _kube_proxy(self) -> None:
+        layout = self.layout
+        processes.start(
+            layout, "kube-proxy", [str(layout.binary("kube-proxy")), f"--config={configs.kube_proxy(layout)}"]
+        )
+        _wait(
+            lambda: _http_ok("http://127.0.0.1:10256/healthz"),
+            60,
+            "kube-proxy's /healthz",
+            layout,
+            "kube-proxy",
+        )
+
+    def _kube_router(self) -> None:
+        layout = self.layout
+        processes.start(
+            layout,
+            "kube-router",
+            [
+                str(layout.binary("kube-router")),
+                f"--kubeconfig={layout.state / 'kube-router.kubeconfig'}",
+                f"--hostname-override={layout.node_name}",
+                # Only the NetworkPolicy firewall: routes come from the bridge, Services from kube-proxy.
+                "--run-firewall=true",
+                "--run-router=false",
+                "--run-service-proxy=false",
+                "--enable-cni=false",
+                "--health-port=20244",
+                "--metrics-port=0",
+                "-v=1",
+            ],
+        )
+        _wait(
+            lambda: _http_ok("http://127.0.0.1:20244/healthz"),
+            60,
+            "kube-router's /healthz",
+            layout,
+            "kube-router",
+        )
+
+    def _addons(self) -> None:
+        layout = self.layout
+        versions = json.loads((layout.bin / "versions.json").read_text())
+        images = {
+            "coredns": (addons.COREDNS_IMAGE.format(version=versions["coredns"]), ["/coredns"]),
+            "kuberay-operator": (
+                addons.OPERATOR_IMAGE.format(version=versions["kuberay-operator"]),
+                ["/manager"],
+            ),
+        }
+        for name, (reference, entrypoint) in images.items():
+            archive = oci.write_archive(
+                layout.state / "images" / f"{name}.tar", reference, layout.binary(name), entrypoint
+            )
+            self.ctr("images", "import", "-", input_file=archive)
+        self.apply(addons.coredns(layout, images["coredns"][0]))
+        module_dir = versions["kuberay-operator-module-dir"]
+        operator = addons.kuberay_operator(
+            [str(layout.binary("kubectl"))], module_dir, images["kuberay-operator"][0], {"RayCronJob": True}
+        )
+        # Server-side: the RayService CRD is larger than client-side apply's annotation limit.
+        self.apply(operator, server_side=True)
+        for namespace, deployment in (
+            ("kube-system", "coredns"),
+            (addons.OPERATOR_NAMESPACE, "kuberay-operator"),
+        ):
+            self.kubectl(
+                "-n",
+                namespace,
+                "rollout",
+                "status",
+                f"deployment/{deployment}",
+                "--timeout=300s",
+                timeout=330,
+            )
+
+    def _kwok(self) -> None:
+        layout = self.layout
+        # kwok's own "fast" stages (nodes Ready with a lease heartbeat, pods Running), from its module.
+        module_dir = json.loads((layout.bin / "versions.json").read_text())["kwok-module-dir"]
+        stages = layout.state / "kwok-stages.yaml"
+        stages.write_text(self.kubectl("kustomize", f"{module_dir}/kustomize/stage/fast"))
+        processes.start(
+            layout,
+            "kwok",
+            [
+                str(layout.binary("kwok")),
+                f"--kubeconfig={layout.state / 'kwok.kubeconfig'}",
+                f"--config={stages}",
+                # Only nodes marked as kwok's: the real node and its pods are the kubelet's.
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--server-address=127.0.0.1:10247",
+                # Simulated pods get addresses apart from the real node's pod range.
+                "--cidr=10.245.0.0/24",
+            ],
+        )
+        _wait(lambda: _http_ok("http://127.0.0.1:10247/healthz"), 60, "kwok's /healthz", layout, "kwok")
+
+    # --- down ----------------------------------------------------------------------------------
+    def down(self, quiet: bool = False) -> None:
+        """Stop everything `up` started (also after a crash or a Ctrl-C), in reverse order."""
+        layout = self.layout
+        for name in reversed(ORDER):
+            if name == "containerd":
+                self._stop_containers()
+            if name == "kubelet":
+                continue  # after its pods' containers (below), so it does not restart them
+            processes.stop(layout, name)
+        processes.stop(layout, "kubelet")
+        self._stop_containers()
+        for name in processes.names(layout):  # anything else `up` started
+            processes.stop(layout, name)
+        _kill_matching(str(layout.containerd_socket))  # shims outlive containerd by design
+        self._unmount()
+        self._remove_network()
+        shutil.rmtree(layout.var / "kubelet", ignore_errors=True)
+        shutil.rmtree(layout.run, ignore_errors=True)
+        for name in ("etcd", "cni-ipam", "kubelet-pki"):
+            shutil.rmtree(layout.state / name, ignore_errors=True)
+        if not quiet:
+            print("e2e: cluster down", flush=True)
+
+    def _stop_containers(self) -> None:
+        if not self.layout.containerd_socket.exists() or not processes.running(self.layout, "containerd"):
+            return
+        tasks = [
+            line.split()[0] for line in self.ctr("tasks", "ls", check=False).splitlines()[1:] if line.strip()
+        ]
+        for task in tasks:
+            self.ctr("tasks", "kill", "--signal", "SIGKILL", task, check=False)
+        deadline = time.monotonic() + 30
+        for task in tasks:
+            while (
+                time.monotonic() < deadline
+                and self.ctr("tasks", "delete", task, check=False) == ""
+                and _task_listed(self, task)
+            ):
+                time.sleep(0.2)
+        for container in self.ctr("containers", "ls", "-q", check=False).split():
+            self.ctr("containers", "delete", container, check=False)
+
+    def _unmount(self) -> None:
+        layout = self.layout
+        roots = (str(layout.var), str(layout.run), "/run/netns/cni-", "/var/run/netns/cni-")
+        mounts = []
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            target = line.split()[1].replace("\\040", " ")
+            if target.startswith(roots):
+                mounts.append(target)
+        for target in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], capture_output=True)
+        netns = Path("/run/netns")
+        if netns.exists():
+            for entry in netns.glob("cni-*"):
+                subprocess.run(["ip", "netns", "delete", entry.name], capture_output=True)
+
+    def _remove_network(self) -> None:
+        layout = self.layout
+        for binary, args in (("kube-proxy", ["--cleanup"]), ("kube-router", ["--cleanup-config"])):
+            with contextlib.suppress(FileNotFoundError):
+                subprocess.run([str(layout.binary(binary)), *args], capture_output=True, timeout=60)
+        subprocess.run(["ip", "link", "delete", layout.bridge], capture_output=True)
+        subprocess.run(["ip", "addr", "delete", f"{layout.node_ip}/32", "dev", "lo"], capture_output=True)
+        # The bridge plugin's masquerade chains (CNI-*), one per pod, point at the removed range.
+        for table in ("nat", "filter"):
+            rules = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
+            chains = [line[1:].split()[0] for line in rules.splitlines() if line.startswith(":CNI-")]
+            for line in rules.splitlines():
+                if line.startswith("-A POSTROUTING") and "CNI-" in line:
+                    subprocess.run(["iptables", "-t", table, "-D", *line.split()[1:]], capture_output=True)
+            for chain in chains:
+                subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
+            for chain in chains:
+                subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
+
+    # --- status --------------------------------------------------------------------------------
+    def status(self) -> dict[str, bool]:
+        return {name: processes.running(self.layout, name) for name in ORDER}
+
+
+def _task_listed(cluster: Cluster, task: str) -> bool:
+    return any(
+        line.split()[0] == task
+        for line in cluster.ctr("tasks", "ls", check=False).splitlines()[1:]
+        if line.strip()
+    )
+
+
+def _run(command: list[str], check: bool = True) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise ClusterError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+def _kill_matching(needle: str) -> None:
+    """SIGKILL processes whose command line names `needle` (containerd's shims for our socket)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if needle in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), 9)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.e2e.cluster", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("the e2e cluster needs root (mounts, iptables, cgroups)")
+    cluster = Cluster()
+    if args.action == "up":
+        try:
+            cluster.up()
+        except (ClusterError, FileNotFoundError, KeyboardInterrupt) as err:
+            print(f"e2e: up failed: {err}", file=sys.stderr)
+            if os.environ.get("E2E_KEEP_ON_FAILURE") == "1":
+                print("e2e: left as it is (E2E_KEEP_ON_FAILURE=1); `make e2e-down` stops it", file=sys.stderr)
+            else:
+                cluster.down()
+            return 1
+    elif args.action == "down":
+        cluster.down()
+    else:
+        for name, alive in cluster.status().items():
+            print(f"{name:24} {'running' if alive else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

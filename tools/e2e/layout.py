@@ -1,0 +1,75 @@
+"""Where the e2e cluster keeps things and which addresses it uses: one place for every path and range.
+
+The cluster's own state (certificates, etcd, logs, the kubeconfig) lives under `.cache/e2e` in the
+checkout; what containerd and the kubelet mount lives under /var/lib/ray-aks-e2e and
+/run/ray-aks-e2e, outside the checkout, so that a left-over mount never sits inside the repository.
+Pods and Services use private ranges on a bridge of this machine: no traffic leaves it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Layout:
+    state: Path = field(default_factory=lambda: Path(os.environ.get("E2E_DIR", REPO_ROOT / ".cache" / "e2e")))
+    var: Path = Path("/var/lib/ray-aks-e2e")
+    run: Path = Path("/run/ray-aks-e2e")
+    bin: Path = field(default_factory=lambda: Path(os.environ.get("E2E_BIN", REPO_ROOT / "bin" / "e2e")))
+
+    # The node's address: on the loopback device, so that pods (through the bridge's gateway) and the
+    # host reach the API server and the kubelet at the same address without any real interface.
+    node_ip: str = "10.250.0.1"
+    node_name: str = "ray-aks-e2e"
+    pod_cidr: str = "10.244.0.0/24"
+    pod_gateway: str = "10.244.0.1"
+    service_cidr: str = "10.96.0.0/16"
+    api_service_ip: str = "10.96.0.1"
+    dns_service_ip: str = "10.96.0.10"
+    bridge: str = "rayaks-cni0"
+    apiserver_port: int = 6443
+    etcd_port: int = 12379
+    etcd_peer_port: int = 12380
+    # The local registry the pods pull the ray-aks images from (TLS and basic auth, as ACR).
+    registry_port: int = 5443
+
+    @property
+    def pki(self) -> Path:
+        return self.state / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig `make e2e-up` leaves for the user and the tests."""
+        return self.state / "kubeconfig"
+
+    @property
+    def pids(self) -> Path:
+        return self.state / "pids"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.run / "containerd.sock"
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://{self.node_ip}:{self.apiserver_port}"
+
+    @property
+    def registry_host(self) -> str:
+        return f"{self.node_ip}:{self.registry_port}"
+
+    def binary(self, name: str) -> Path:
+        """A binary `make e2e-tools` built into bin/e2e (one folder of links to the pinned builds)."""
+        path = self.bin / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `make e2e-tools` (make e2e-up does)")
+        return path
