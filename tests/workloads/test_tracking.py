@@ -115,3 +115,33 @@ def test_log_epochs_logs_each_epoch_once_and_fills_in_a_missing_one(tmp_path: Pa
         logged = [(m.step, m.value) for m in client.get_metric_history(tracker.run_id, key)]
         assert sorted(logged) == [(e["epoch"], e[key]) for e in history]
     assert tracker.active
+
+
+def test_a_server_that_answers_late_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RAY_AKS_MLFLOW_WAIT_S (the chart sets it): a job that starts before its MLflow server waits."""
+    import http.server
+    import threading
+
+    from ray_aks.tracking.mlflow_tracking import tracking_server_problem
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    assert tracking_server_problem(uri, wait_s=0) is not None  # nothing listens yet
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
+    starter = threading.Timer(1.0, server.serve_forever)
+    starter.start()
+    try:
+        monkeypatch.setenv("RAY_AKS_MLFLOW_WAIT_S", "60")
+        assert tracking_server_problem(uri) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+        starter.join()

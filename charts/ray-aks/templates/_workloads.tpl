@@ -140,11 +140,14 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides, keyPrefix 
 {{- $cluster | toJson -}}
 {{- end -}}
 
-{{/* ray-aks.mlflowEnv: the MLFLOW_TRACKING_URI EnvVar list, empty when mlflow is off. Takes the root. */}}
+{{/* ray-aks.mlflowEnv: the MLFLOW_TRACKING_URI EnvVar list, empty when mlflow is off. Takes the root.
+RAY_AKS_MLFLOW_WAIT_S: a job installed with the release starts before the MLflow server beside it
+answers; the workloads wait for it that long instead of training untracked. */}}
 {{- define "ray-aks.mlflowEnv" -}}
 {{- $env := list -}}
 {{- with include "ray-aks.mlflowTrackingURI" . -}}
 {{- $env = append $env (dict "name" "MLFLOW_TRACKING_URI" "value" .) -}}
+{{- $env = append $env (dict "name" "RAY_AKS_MLFLOW_WAIT_S" "value" "600") -}}
 {{- end -}}
 {{- $env | toJson -}}
 {{- end -}}

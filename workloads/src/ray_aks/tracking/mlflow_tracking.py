@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,19 +47,32 @@ def local_artifact_location(uri: str, experiment_name: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts" / experiment_name).as_uri()
 
 
-def tracking_server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
-    """Why the tracking server at `uri` cannot be used, or None when it answers (or is not HTTP)."""
+# Seconds to wait for a tracking server that does not answer yet (default 0: do not wait). The chart
+# sets it for its RayJobs: a job installed with the release starts before the MLflow server beside it
+# is up, and without the wait it would train untracked and register no model (seen in `make e2e`).
+WAIT_ENV = "RAY_AKS_MLFLOW_WAIT_S"
+
+
+def tracking_server_problem(uri: str, timeout_s: float = 5.0, wait_s: float | None = None) -> str | None:
+    """Why the tracking server at `uri` cannot be used, or None when it answers (or is not HTTP).
+    Polls for up to `wait_s` seconds (default: $RAY_AKS_MLFLOW_WAIT_S, else 0) while it does not."""
     if not uri.startswith(("http://", "https://")):
         return None
     import requests
 
-    try:
-        response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
-    except requests.RequestException as err:
-        return f"{type(err).__name__}: {err}"
-    if response.status_code != 200:
-        return f"GET /health answered {response.status_code}"
-    return None
+    if wait_s is None:
+        wait_s = float(os.environ.get(WAIT_ENV) or 0)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s)
+            problem = None if response.status_code == 200 else f"GET /health answered {response.status_code}"
+        except requests.RequestException as err:
+            problem = f"{type(err).__name__}: {err}"
+        if problem is None or time.monotonic() >= deadline:
+            return problem
+        logger.info("MLflow at %s does not answer yet (%s); waiting up to %.0f s", uri, problem, wait_s)
+        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
 
 
 @dataclass
