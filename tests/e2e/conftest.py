@@ -246,6 +246,9 @@ def finished_job(release, namespace) -> dict:
     kube.record(
         "rayjob", {"wall_s": round(time.monotonic() - started, 1), "status": job["status"].get("jobStatus")}
     )
+    # The driver's output (ray job logs, through the submitter) is gone with the RayJob: keep it.
+    logs = kube.kubectl("-n", namespace, "logs", f"job/{JOB}", "--tail=-1", check=False, timeout=120)
+    (kube.LAYOUT.logs / "rayjob-driver.log").write_text(logs)
     return job
 
 

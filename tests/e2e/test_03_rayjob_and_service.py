@@ -35,6 +35,8 @@ def test_the_jobs_ray_cluster_is_removed_after_it_finishes(finished_job, namespa
 
 
 def test_the_run_and_the_registered_model_are_in_mlflow(finished_job, namespace):
+    driver = (kube.LAYOUT.logs / "rayjob-driver.log").read_text()
+    assert "MLflow tracking at" not in driver, driver[-3000:]  # the tracker's "unavailable" warning
     model = mlflow(namespace, "/api/2.0/mlflow/registered-models/alias", name=MODEL, alias="champion")
     version = model["model_version"]
     run = mlflow(namespace, "/api/2.0/mlflow/runs/get", run_id=version["run_id"])["run"]
