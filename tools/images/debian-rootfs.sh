@@ -12,7 +12,7 @@ IMAGE=${1:?usage: $0 <image name:tag>}
 SUITE=${DEBIAN_SUITE:-bookworm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Python 3.11 (bookworm's python3), venv for the Ray user's own environment, the CA bundle for pip.
-PACKAGES=${DEBIAN_PACKAGES:-python3,python3-venv,ca-certificates}
+PACKAGES=${DEBIAN_PACKAGES:-python3,python3-venv,ca-certificates,wget}
 DOCKER=${DOCKER:-docker}
 CACHE_DIR=${CACHE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/.cache/images}
 TARBALL=$CACHE_DIR/debian-$SUITE-rootfs.tar
