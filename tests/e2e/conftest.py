@@ -71,12 +71,7 @@ def registry(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
         address, port = kube.LAYOUT.node_ip, kube.LAYOUT.registry_port
         with local_registry(workdir, address=address, port=port, storage=storage) as running:
             configs.registry_hosts(kube.LAYOUT, running.ca_file)
-            env = {"DOCKER_CONFIG": str(running.docker_config)}
-            login = subprocess.run(
-                ["docker", "login", running.host, "--username", running.user, "--password-stdin"],
-                input=running.password, capture_output=True, text=True, env=os.environ | env, check=False,
-            )  # fmt: skip
-            assert login.returncode == 0, login.stderr
+            env = running.login()
             started = time.monotonic()
             make("push", f"REGISTRY={running.host}", *E2E_IMAGE_ARGS, env=env)
             kube.record("make_push_s", round(time.monotonic() - started, 1))

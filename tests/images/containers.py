@@ -92,6 +92,16 @@ class Registry:
     def url(self) -> str:
         return f"https://{self.host}"
 
+    def login(self) -> dict[str, str]:
+        """`docker login` (as a user logs in before `make push`); the environment of that client."""
+        env = {"DOCKER_CONFIG": str(self.docker_config)}
+        login = subprocess.run(
+            [DOCKER, "login", self.host, "--username", self.user, "--password-stdin"],
+            input=self.password, capture_output=True, text=True, env=os.environ | env, check=False,
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        return env
+
     def get(self, path: str, auth: bool = True, **headers: str) -> requests.Response:
         return requests.get(
             self.url + path,

@@ -4,7 +4,6 @@ no model hub), pushed with `make push` to a real OCI registry, and run the way t
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -262,12 +261,7 @@ def test_push_without_a_login_says_to_log_in_and_builds_nothing(registry, tmp_pa
 
 
 def test_make_push_pushes_every_image_and_each_pulls_back_by_digest(built, registry):
-    env = {"DOCKER_CONFIG": str(registry.docker_config)}
-    login = subprocess.run(
-        ["docker", "login", registry.host, "--username", registry.user, "--password-stdin"],
-        input=registry.password, capture_output=True, text=True, env=os.environ | env, check=False,
-    )  # fmt: skip
-    assert login.returncode == 0, login.stderr
+    env = registry.login()
     started = time.monotonic()
     make("push", f"REGISTRY={registry.host}", *BUILD_ARGS, env=env)
     record("make_push_s", round(time.monotonic() - started, 1))
