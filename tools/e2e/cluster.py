@@ -435,21 +435,21 @@ class Cluster:
         if not quiet:
             print("e2e: cluster down", flush=True)
 
+    def _tasks(self) -> list[str]:
+        """IDs of the containerd tasks (running containers) in the k8s.io namespace."""
+        lines = self.ctr("tasks", "ls", check=False).splitlines()[1:]
+        return [line.split()[0] for line in lines if line.strip()]
+
     def _stop_containers(self) -> None:
         if not self.layout.containerd_socket.exists() or not processes.running(self.layout, "containerd"):
             return
-        tasks = [
-            line.split()[0] for line in self.ctr("tasks", "ls", check=False).splitlines()[1:] if line.strip()
-        ]
+        tasks = self._tasks()
         for task in tasks:
             self.ctr("tasks", "kill", "--signal", "SIGKILL", task, check=False)
         deadline = time.monotonic() + 30
         for task in tasks:
-            while (
-                time.monotonic() < deadline
-                and self.ctr("tasks", "delete", task, check=False) == ""
-                and _task_listed(self, task)
-            ):
+            while task in self._tasks() and time.monotonic() < deadline:
+                self.ctr("tasks", "delete", task, check=False)
                 time.sleep(0.2)
         for container in self.ctr("containers", "ls", "-q", check=False).split():
             self.ctr("containers", "delete", container, check=False)
@@ -491,14 +491,6 @@ class Cluster:
     # --- status --------------------------------------------------------------------------------
     def status(self) -> dict[str, bool]:
         return {name: processes.running(self.layout, name) for name in ORDER}
-
-
-def _task_listed(cluster: Cluster, task: str) -> bool:
-    return any(
-        line.split()[0] == task
-        for line in cluster.ctr("tasks", "ls", check=False).splitlines()[1:]
-        if line.strip()
-    )
 
 
 def _run(command: list[str], check: bool = True) -> None:
