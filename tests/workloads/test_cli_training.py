@@ -20,7 +20,11 @@ COMMANDS = {
     ],
     ("train", "clip-classifier"): [
         "--data-dir", "--model", "--num-workers", "--use-gpu", "--storage-path", "--epochs",
-        "--embed-batch-size", "--test-fraction",
+        "--embed-batch-size", "--test-fraction", "--val-fraction", "--checkpoint-metric",
+        "--keep-checkpoints",
+    ],
+    ("evaluate", "clip-classifier"): [
+        "--model-uri", "--data-dir", "--split", "--use-gpu", "--batch-size", "--num-actors", "--tracking-uri",
     ],
     ("tune",): [
         "--data-dir", "--num-samples", "--max-epochs", "--grace-period", "--cpus-per-trial", "--lr-min",

@@ -10,7 +10,10 @@ import typer
 
 app = typer.Typer(
     name="ray-aks",
-    help="Ray workloads for AKS: train, tune, preprocess, embed and serve, on a local Ray or in a RayJob.",
+    help=(
+        "Ray workloads for AKS: train, evaluate, tune, preprocess, embed and serve, "
+        "on a local Ray or in a RayJob."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -26,6 +29,11 @@ app.add_typer(train_app, name="train")
 app.command("tune")(tune)
 app.command("preprocess")(preprocess)
 app.add_typer(data_app, name="data")
+
+# Evaluation: registered models scored with Ray Data batch inference.
+from ray_aks.evaluation.cli import evaluate_app  # noqa: E402
+
+app.add_typer(evaluate_app, name="evaluate")
 
 # Serving and embedding area.
 from ray_aks.embedding.cli import embed  # noqa: E402

@@ -136,7 +136,17 @@ def clip_classifier(
     ),
     embed_batch_size: int = typer.Option(32, min=1, help="Images per embedding batch."),
     embed_actors: int = typer.Option(1, min=1, help="Embedding actors (each holds one model copy)."),
-    test_fraction: float = typer.Option(0.25, min=0.01, max=0.99, help="Held-out share of the images."),
+    test_fraction: float = typer.Option(
+        0.25, min=0.01, max=0.99, help="Held-out test share of each class, scored once after training."
+    ),
+    val_fraction: float = typer.Option(
+        0.15, min=0.01, max=0.99, help="Validation share of each class, scored every epoch."
+    ),
+    checkpoint_metric: str = typer.Option(
+        "val_loss",
+        help="Validation metric that picks the best checkpoint (the registered model): "
+        "val_loss (lowest) or val_accuracy (highest).",
+    ),
     epochs: int = typer.Option(10, min=1, help="Classifier training epochs."),
     num_workers: int = typer.Option(2, min=1, help="Ray Train workers for the classifier."),
     use_gpu: bool = typer.Option(False, help="GPU for the embedding actors and the workers."),
@@ -151,10 +161,14 @@ def clip_classifier(
     model_name: str = typer.Option("clip-classifier", help="MLflow registered model name."),
     model_alias: str = typer.Option("champion", help="Alias pointed at the newly registered version."),
     max_failures: int = typer.Option(2, min=-1, help="Worker-group restarts from the last checkpoint."),
+    keep_checkpoints: int = typer.Option(
+        2, min=1, help="Best checkpoints (by --checkpoint-metric) kept, besides the latest."
+    ),
     tracking_uri: str = typer.Option(None, help=TRACKING_HELP, show_default=False),
     seed: int = typer.Option(0, help="Seed of the split, init and shuffling."),
 ) -> None:
-    """CLIP image embeddings (Ray Data) -> cached parquet -> a small classifier trained with Ray Train."""
+    """CLIP image embeddings (Ray Data) -> cached parquet -> a small classifier trained with Ray Train;
+    the best checkpoint by a validation metric is scored on the test split and registered in MLflow."""
     from ray_aks.training.clip_classifier import list_image_folder, train_clip_classifier
 
     cfg = build_config(
@@ -165,6 +179,8 @@ def clip_classifier(
         embed_actors=embed_actors,
         embed_device="cuda" if use_gpu else "cpu",
         test_fraction=test_fraction,
+        val_fraction=val_fraction,
+        checkpoint_metric=checkpoint_metric,
         epochs=epochs,
         num_workers=num_workers,
         use_gpu=use_gpu,
@@ -179,8 +195,11 @@ def clip_classifier(
         model_name=model_name,
         model_alias=model_alias or None,
         max_failures=max_failures,
+        keep_checkpoints=keep_checkpoints,
         tracking_uri=tracking_uri,
         seed=seed,
     )
-    check_input(lambda: list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed), "--data-dir")
+    check_input(
+        lambda: list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction), "--data-dir"
+    )
     run_job(train_clip_classifier, cfg)

@@ -1,13 +1,19 @@
 """`ray-aks train clip-classifier`: image folder -> CLIP embeddings (Ray Data) -> classifier (Ray Train).
 
-1. The driver lists the folder (one sub-directory per class) and makes a seeded, stratified split.
+1. The driver lists the folder (one sub-directory per class) and makes a seeded split, stratified
+   by class, into train, validation and test images.
 2. Ray Data reads the images and embeds them with `ClipImageEmbedder` actors (`map_batches` with a
    class, so each actor loads CLIP once); the embeddings are cached as parquet under the storage
    path, keyed by the model and the files, so a re-run (or a restarted job) skips this step.
 3. Ray Train trains `EmbeddingClassifier` on Ray Data shards of the training split, with a
-   checkpoint every epoch (rank 0 logs per-epoch metrics to MLflow).
-4. Batch inference with Ray Data on the held-out split gives accuracy, precision, recall and F1;
-   the driver prints and logs them and registers the classifier in MLflow.
+   checkpoint every epoch. Rank 0 evaluates the whole validation split after every epoch; the
+   train and validation loss and accuracy go to Ray Train's report and to MLflow. Ray Train keeps
+   the best checkpoints by the validation metric (`checkpoint_metric`, val_loss by default) and
+   always the latest, which a restart resumes from.
+4. The best checkpoint by that metric is the model: batch inference with Ray Data on the held-out
+   test split (`ray_aks.evaluation.clip_classifier.predict_embeddings`, the same code as
+   `ray-aks evaluate clip-classifier`) gives accuracy, precision, recall and F1; the driver prints
+   and logs them and registers that checkpoint's classifier in MLflow.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,12 +37,16 @@ from ray_aks.tracking.mlflow_tracking import (
 )
 from ray_aks.training.config import ClipClassifierConfig, timestamped
 
+if TYPE_CHECKING:
+    from ray_aks.training.epochs import PassTotals
+
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 CACHE_DIR = "clip-embeddings"
 COMPLETE_MARKER = "_COMPLETE"
-EPOCH_METRICS = ("train_loss", "train_accuracy")
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -51,11 +61,14 @@ class LabelledImage:
 class ClipClassifierResult:
     run_name: str
     classes: list[str]
-    checkpoint_path: str
+    checkpoint_path: str  # the best checkpoint by checkpoint_metric: the registered model
+    best_epoch: int
+    checkpoint_metric: str
+    latest_checkpoint_path: str
     embeddings_path: str
     embeddings_cached: bool
     test_metrics: dict[str, float]
-    history: list[dict[str, Any]]
+    history: list[dict[str, Any]]  # every epoch, from the latest checkpoint
     mlflow_run_id: str | None
     tracking_problem: str | None
     model_version: int | None
@@ -67,9 +80,14 @@ def image_key(path: str) -> str:
 
 
 def list_image_folder(
-    data_dir: str, test_fraction: float, seed: int
+    data_dir: str, test_fraction: float, seed: int, val_fraction: float = 0.0
 ) -> tuple[list[str], list[LabelledImage]]:
-    """Classes (sorted sub-directory names) and every image with its label and split."""
+    """Classes (sorted sub-directory names) and every image with its label and split.
+
+    Each class is split on its own (stratified) by a seeded permutation: its first share is the
+    test split, the next the validation split (none when val_fraction is 0), the rest train; every
+    split of every class gets at least one image.
+    """
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist")
@@ -84,18 +102,26 @@ def list_image_folder(
             f"{root} needs at least two class sub-directories with images ({sorted(IMAGE_SUFFIXES)}); "
             f"found {sorted(per_class) or 'none'}"
         )
-    too_small = [name for name, files in per_class.items() if len(files) < 2]
+    with_val = val_fraction > 0
+    needed = 3 if with_val else 2
+    too_small = [name for name, files in per_class.items() if len(files) < needed]
     if too_small:
-        raise ValueError(f"classes {too_small} in {root} have fewer than 2 images: nothing to hold out")
+        splits = "train, validation and test" if with_val else "train and test"
+        raise ValueError(
+            f"classes {too_small} in {root} have fewer than {needed} images: need one each for {splits}"
+        )
     classes = sorted(per_class)
     rng = np.random.default_rng(seed)
     items = []
     for label, name in enumerate(classes):
         files = per_class[name]
-        n_test = min(len(files) - 1, max(1, round(test_fraction * len(files))))
-        test = set(rng.permutation(len(files))[:n_test].tolist())
+        n = len(files)
+        n_test = min(n - needed + 1, max(1, round(test_fraction * n)))
+        n_val = min(n - n_test - 1, max(1, round(val_fraction * n))) if with_val else 0
+        order = rng.permutation(n).tolist()
+        split_of = {i: "test" for i in order[:n_test]} | {i: "val" for i in order[n_test : n_test + n_val]}
         items += [
-            LabelledImage(image_key(str(f)), str(f.resolve()), label, "test" if i in test else "train")
+            LabelledImage(image_key(str(f)), str(f.resolve()), label, split_of.get(i, "train"))
             for i, f in enumerate(files)
         ]
     return classes, items
@@ -132,39 +158,81 @@ def add_labels(
     return batch
 
 
+def cached_embeddings(storage_path: str, model: str, items: list[LabelledImage]) -> Path | None:
+    """The complete embeddings cache of exactly these images (and splits) by this model, if any."""
+    cache = Path(storage_path) / CACHE_DIR / cache_key(model, items)
+    return cache if (cache / COMPLETE_MARKER).is_file() else None
+
+
 def embed_images(cfg: ClipClassifierConfig, items: list[LabelledImage]) -> tuple[Path, bool]:
     """CLIP embeddings of every image as parquet under the storage path; (directory, reused cache?)."""
+    return embed_image_items(
+        items,
+        model=cfg.model,
+        storage_path=cfg.storage_path,
+        batch_size=cfg.embed_batch_size,
+        actors=cfg.embed_actors,
+        device=cfg.embed_device,
+    )
+
+
+def embed_image_items(
+    items: list[LabelledImage], model: str, storage_path: str, batch_size: int, actors: int, device: str
+) -> tuple[Path, bool]:
+    """CLIP embeddings of `items` (columns key, label, split, embedding) as parquet, cached under
+    the storage path; (directory, reused cache?)."""
     import ray.data
 
     from ray_aks.models.clip_embedder import ClipImageEmbedder
 
-    cache = Path(cfg.storage_path) / CACHE_DIR / cache_key(cfg.model, items)
-    if (cache / COMPLETE_MARKER).is_file():
-        logger.info("reusing cached CLIP embeddings at %s", cache)
-        return cache, True
+    cached = cached_embeddings(storage_path, model, items)
+    if cached is not None:
+        logger.info("reusing cached CLIP embeddings at %s", cached)
+        return cached, True
+    cache = Path(storage_path) / CACHE_DIR / cache_key(model, items)
     ds = ray.data.read_images([item.path for item in items], include_paths=True, mode="RGB")
     ds = ds.map_batches(
         add_labels,
         fn_kwargs={"assignments": {i.key: (i.label, i.split) for i in items}},
         batch_format="numpy",
     )
-    on_gpu = cfg.embed_device.startswith("cuda")
+    on_gpu = device.startswith("cuda")
     ds = ds.map_batches(
         ClipImageEmbedder,
-        fn_constructor_kwargs={"model": cfg.model, "device": cfg.embed_device, "torch_threads": 1},
-        batch_size=cfg.embed_batch_size,
-        compute=ray.data.ActorPoolStrategy(size=cfg.embed_actors),
+        fn_constructor_kwargs={"model": model, "device": device, "torch_threads": 1},
+        batch_size=batch_size,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_gpus=1 if on_gpu else 0,
         num_cpus=0 if on_gpu else 1,
         batch_format="numpy",
     )
     ds.write_parquet(str(cache / "data"))
-    (cache / COMPLETE_MARKER).write_text(json.dumps({"model": cfg.model, "images": len(items)}))
+    (cache / COMPLETE_MARKER).write_text(json.dumps({"model": model, "images": len(items)}))
     return cache, False
 
 
+def validation_totals(model, batches) -> PassTotals:
+    """Summed cross-entropy and correct predictions of `model` (eval mode) over labelled batches."""
+    import torch
+    from torch.nn import functional as F
+
+    from ray_aks.training.epochs import PassTotals
+
+    model.eval()
+    totals = PassTotals()
+    with torch.inference_mode():
+        for batch in batches:
+            x, y = batch["embedding"], batch["label"]
+            logits = model(x)
+            totals.loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            totals.correct += int((logits.argmax(dim=1) == y).sum())
+            totals.count += len(y)
+    return totals
+
+
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    """Runs in every Ray Train worker: this rank's shard of the embeddings, one report per epoch."""
+    """Runs in every Ray Train worker: this rank's shard of the training embeddings, one report per
+    epoch; rank 0 also evaluates the whole validation split, with the weights it checkpoints."""
     import ray.train
     import ray.train.torch
     import torch
@@ -204,6 +272,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         optimizer.load_state_dict(optimizer_state)
 
     shard = ray.train.get_dataset_shard("train")
+    val_data = ray.train.get_dataset_shard("val")  # not split: every rank gets all of it
     for epoch in range(start_epoch, cfg.epochs + 1):
         model.train()
         totals = PassTotals()
@@ -228,6 +297,17 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             totals.count += len(y)
         totals = all_reduce_totals(totals, device)
         metrics = {"epoch": epoch, "train_loss": totals.loss, "train_accuracy": totals.accuracy}
+        if rank == 0:
+            # Rank 0 alone: its weights, BatchNorm statistics included, are the ones it checkpoints
+            # (DDP leaves each rank's running statistics a little apart), and only rank 0's report
+            # carries the metrics Ray Train scores checkpoints by.
+            val = validation_totals(
+                plain_model,
+                val_data.iter_torch_batches(
+                    batch_size=1024, dtypes={"embedding": torch.float32, "label": torch.long}, device=device
+                ),
+            )
+            metrics |= {"val_loss": val.loss, "val_accuracy": val.accuracy}
         history.append(metrics)
         with tempfile.TemporaryDirectory() as directory:
             report_checkpoint = None
@@ -239,6 +319,12 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                     epoch=epoch,
                     optimizer=optimizer.state_dict(),
                     history=history,
+                    clip_model=cfg.model,
+                    split={
+                        "test_fraction": cfg.test_fraction,
+                        "val_fraction": cfg.val_fraction,
+                        "seed": cfg.seed,
+                    },
                 )
                 report_checkpoint = ray.train.Checkpoint.from_directory(directory)
             ray.train.report(
@@ -248,28 +334,12 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             log_checkpointed_epochs(tracker, history, EPOCH_METRICS)
 
 
-def predict_batch(batch: dict[str, np.ndarray], checkpoint_dir: str) -> dict[str, np.ndarray]:
-    """Ray Data batch-inference step: embeddings -> predicted labels.
-
-    A task, not an actor pool: the head is a few KiB, so loading it per batch costs less than
-    starting a dedicated actor process.
-    """
-    import torch
-
-    from ray_aks.models.embedding_classifier import load_classifier
-
-    model, _ = load_classifier(checkpoint_dir)
-    with torch.inference_mode():
-        logits = model(torch.as_tensor(np.asarray(batch["embedding"], dtype=np.float32)))
-    return {"key": batch["key"], "label": batch["label"], "prediction": logits.argmax(dim=1).numpy()}
-
-
 def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
     from ray.data.expressions import col
 
     from ray_aks.training.ray_runtime import init_ray, read_parquet, timed, torch_trainer
 
-    classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed)
+    classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
     init_ray()
     tracker = start_run(
@@ -281,20 +351,21 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
     tracker.log_params(
         cfg.model_dump(exclude={"tracking_uri", "run_name"})
         | {"classes": classes, "images": len(items), "run_name": run_name}
+        | {f"{split}_images": sum(item.split == split for item in items) for split in SPLITS}
     )
 
     with timed("CLIP embedding"):
         cache, cached = embed_images(cfg, items)
     embeddings = read_parquet(str(cache / "data"))
-    # Embeddings are small (a few KiB per image): hold the training split in the object store so
-    # each epoch's shards come from memory instead of re-reading parquet.
-    with timed("loading the training split"):
-        train_ds = (
-            embeddings.filter(expr=col("split") == "train")
-            .select_columns(["embedding", "label"])
-            .materialize()
-        )
-    test_ds = embeddings.filter(expr=col("split") == "test")
+
+    def split(name: str):
+        return embeddings.filter(expr=col("split") == name)
+
+    # Embeddings are small (a few KiB per image): hold the training and validation splits in the
+    # object store so each epoch reads them from memory instead of re-reading parquet.
+    with timed("loading the training and validation splits"):
+        train_ds = split("train").select_columns(["embedding", "label"]).materialize()
+        val_ds = split("val").select_columns(["embedding", "label"]).materialize()
     in_dim = clip_embedding_dim(cfg.model)
     logger.info("CLIP embeddings (dim %d, cached=%s) at %s", in_dim, cached, cache)
 
@@ -303,7 +374,9 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
         {"config": cfg.model_dump(mode="json"), "tracker": tracker, "classes": classes, "in_dim": in_dim},
         cfg,
         run_name,
-        datasets={"train": train_ds},
+        datasets={"train": train_ds, "val": val_ds},
+        checkpoint_score=(cfg.checkpoint_metric, cfg.checkpoint_mode),
+        datasets_to_split=["train"],
     )
     try:
         with timed("classifier training"):
@@ -313,34 +386,76 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
         raise
     if result.checkpoint is None:
         raise RuntimeError(f"run {run_name} finished without a checkpoint under {cfg.storage_path}")
-
-    with result.checkpoint.as_directory() as checkpoint_dir:
-        with timed("batch inference on the held-out split"):
-            predictions = test_ds.map_batches(
-                predict_batch,
-                fn_kwargs={"checkpoint_dir": checkpoint_dir},
-                batch_size=1024,
-                batch_format="numpy",
-            ).to_pandas()
+    best = result.get_best_checkpoint(cfg.checkpoint_metric, cfg.checkpoint_mode)
+    with best.as_directory() as best_dir, result.checkpoint.as_directory() as latest_dir:
         return _finish(
-            cfg, run_name, classes, tracker, result.checkpoint, checkpoint_dir, predictions, cache, cached
+            cfg,
+            run_name,
+            classes,
+            tracker,
+            best_dir,
+            latest_dir,
+            split("test"),
+            cache,
+            cached,
+            checkpoint_paths=(best.path, result.checkpoint.path),
         )
 
 
-def _finish(cfg, run_name, classes, tracker, checkpoint, checkpoint_dir, predictions, cache, cached):
+def _finish(
+    cfg: ClipClassifierConfig,
+    run_name: str,
+    classes: list[str],
+    tracker: RunTracker,
+    best_dir: str,
+    latest_dir: str,
+    test_ds,
+    cache: Path,
+    cached: bool,
+    checkpoint_paths: tuple[str, str],
+) -> ClipClassifierResult:
+    """Evaluate the best checkpoint on the test split, log the metrics and register its classifier."""
     import torch
 
+    from ray_aks.evaluation.clip_classifier import predict_embeddings
     from ray_aks.models.embedding_classifier import CHECKPOINT_FILE, load_classifier
+    from ray_aks.training.ray_runtime import timed
     from ray_aks.training.report import classification_metrics, metrics_table, per_class_report
 
+    model, state = load_classifier(best_dir)
+    history = list(load_classifier(latest_dir)[1]["history"])  # every epoch; the best's stops at it
+    best_epoch = int(state["epoch"])
+    logger.info(
+        "best checkpoint by %s: epoch %d of %d (%s)",
+        cfg.checkpoint_metric,
+        best_epoch,
+        len(history),
+        ", ".join(f"{k}={v:.4f}" for k, v in state["history"][-1].items() if k != "epoch"),
+    )
+    with timed("batch inference on the held-out split"):
+        predictions = predict_embeddings(test_ds, best_dir, use_gpu=cfg.use_gpu)
     labels, predicted = predictions["label"].to_numpy(), predictions["prediction"].to_numpy()
     test_metrics = classification_metrics(labels, predicted)
-    table = metrics_table(test_metrics, f"held-out split of {cfg.data_dir} ({len(labels)} images)")
+    table = metrics_table(
+        test_metrics,
+        f"held-out split of {cfg.data_dir} ({len(labels)} images), "
+        f"best checkpoint by {cfg.checkpoint_metric}: epoch {best_epoch}",
+    )
     print(table, flush=True)
-    model, state = load_classifier(checkpoint_dir)
-    tracker.log_metrics({f"test_{k}": v for k, v in test_metrics.items()}, step=int(state["epoch"]))
+    tracker.log_metrics(
+        {f"test_{k}": v for k, v in test_metrics.items()} | {"best_epoch": best_epoch}, step=best_epoch
+    )
+    tracker.set_tags({"ray_aks.checkpoint_metric": cfg.checkpoint_metric, "ray_aks.best_epoch": best_epoch})
     tracker.log_text(table + "\n\n" + per_class_report(labels, predicted, classes), "test_report.txt")
-    tracker.log_dict({"classes": classes, "history": state["history"]}, "classes.json")
+    tracker.log_dict(
+        {
+            "classes": classes,
+            "history": history,
+            "best_epoch": best_epoch,
+            "checkpoint_metric": cfg.checkpoint_metric,
+        },
+        "classes.json",
+    )
     version = log_and_register_pytorch_model(
         tracker,
         model,
@@ -348,17 +463,20 @@ def _finish(cfg, run_name, classes, tracker, checkpoint, checkpoint_dir, predict
         alias=cfg.model_alias,
         input_example=np.random.default_rng(0).standard_normal((2, model.in_dim)).astype(np.float32),
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
-        extra_files=[os.path.join(checkpoint_dir, CHECKPOINT_FILE)],
+        extra_files=[os.path.join(best_dir, CHECKPOINT_FILE)],
     )
     tracker.finish()
     return ClipClassifierResult(
         run_name=run_name,
         classes=classes,
-        checkpoint_path=checkpoint.path,
+        checkpoint_path=checkpoint_paths[0],
+        best_epoch=best_epoch,
+        checkpoint_metric=cfg.checkpoint_metric,
+        latest_checkpoint_path=checkpoint_paths[1],
         embeddings_path=str(cache),
         embeddings_cached=cached,
         test_metrics=test_metrics,
-        history=list(state["history"]),
+        history=history,
         mlflow_run_id=tracker.run_id,
         tracking_problem=tracker.problem,
         model_version=version,

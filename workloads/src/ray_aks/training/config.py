@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 # The chart mounts shared storage (Azure Files/Blob RWX) here on every Ray pod.
 CLUSTER_STORAGE = "/mnt/cluster_storage"
@@ -65,7 +65,13 @@ class ClipClassifierConfig(RayTrainSettings):
     embed_batch_size: int = Field(32, ge=1)
     embed_actors: int = Field(1, ge=1, description="embedding actors (one model copy each)")
     embed_device: str = Field("cpu", description="device of the embedding actors (cpu or cuda)")
-    test_fraction: float = Field(0.25, gt=0, lt=1)
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="held-out test share of each class")
+    val_fraction: float = Field(
+        0.15, gt=0, lt=1, description="validation share of each class (picks the best checkpoint)"
+    )
+    checkpoint_metric: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="validation metric that picks the best checkpoint"
+    )
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=1, description="per worker")
     lr: float = Field(1e-3, gt=0)
@@ -74,3 +80,19 @@ class ClipClassifierConfig(RayTrainSettings):
     experiment_name: str = "clip-classifier"
     model_name: str = Field("clip-classifier", min_length=1)
     model_alias: str | None = "champion"
+
+    @field_validator("val_fraction")
+    @classmethod
+    def _room_left_to_train(cls, value: float, info: ValidationInfo) -> float:
+        test_fraction = info.data.get("test_fraction")
+        if test_fraction is not None and value + test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction must be below 1 (got {value} + {test_fraction}): "
+                "nothing would be left to train on"
+            )
+        return value
+
+    @property
+    def checkpoint_mode(self) -> Literal["min", "max"]:
+        """Ray Train's order for `checkpoint_metric`: the lowest loss, the highest accuracy."""
+        return "min" if self.checkpoint_metric == "val_loss" else "max"

@@ -69,16 +69,33 @@ def read_parquet(path: str):
         context.use_datasource_v2 = previous
 
 
-def torch_trainer(train_loop, loop_config: dict, cfg, run_name: str, datasets: dict | None = None):
+def torch_trainer(
+    train_loop,
+    loop_config: dict,
+    cfg,
+    run_name: str,
+    datasets: dict | None = None,
+    checkpoint_score: tuple[str, str] | None = None,
+    datasets_to_split: list[str] | None = None,
+):
     """A TorchTrainer with the jobs' shared settings from cfg: workers, GPU, CPUs per worker, the
-    storage path, worker-group restarts and the checkpoints kept."""
+    storage path, worker-group restarts and the checkpoints kept.
+
+    `checkpoint_score` (metric, "min" or "max") keeps the best checkpoints by that reported metric
+    instead of the newest (Ray Train always keeps the latest too, so a restart resumes from it);
+    `datasets_to_split` names the datasets sharded across workers (default: all), the others reach
+    every worker whole.
+    """
     import ray.train
     from ray.train.torch import TorchTrainer
 
+    metric, order = checkpoint_score or (None, "max")
+    dataset_config = ray.train.DataConfig(datasets_to_split=datasets_to_split) if datasets_to_split else None
     return TorchTrainer(
         train_loop,
         train_loop_config=loop_config,
         datasets=datasets,
+        dataset_config=dataset_config,
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
             use_gpu=cfg.use_gpu,
@@ -88,7 +105,11 @@ def torch_trainer(train_loop, loop_config: dict, cfg, run_name: str, datasets: d
             name=run_name,
             storage_path=cfg.storage_path,
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+            checkpoint_config=ray.train.CheckpointConfig(
+                num_to_keep=cfg.keep_checkpoints,
+                checkpoint_score_attribute=metric,
+                checkpoint_score_order=order,
+            ),
         ),
     )
 
