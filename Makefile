@@ -19,8 +19,10 @@ TEST_TARGETS :=
 # prerequisites as it reads the rule (read earlier, they would be empty: nothing gets built).
 CORE_MAKEFILES := make/python.mk make/tools.mk
 include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES),$(sort $(wildcard make/*.mk)))
-# The Python checks last: the chart checks take minutes and fail fast, pytest takes half an hour.
-TEST_TARGETS += $(PYTHON_CHECKS)
+# The cluster scenarios after the image checks (their images are built by then, and their layers
+# already in the shared registry), the Python checks last: the chart checks take minutes and fail
+# fast, pytest takes half an hour.
+TEST_TARGETS += $(E2E_CHECKS) $(PYTHON_CHECKS)
 
 .PHONY: help test
 help: ## List every target with its description

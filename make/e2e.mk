@@ -94,6 +94,9 @@ e2e-packages:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(E2E_DEBIAN_PACKAGES) >/dev/null; \
 	fi
 
+# make test runs the scenarios (the Makefile places them after the image checks).
+E2E_CHECKS := e2e
+
 .PHONY: e2e-tools e2e-packages e2e-up e2e-down e2e-status e2e e2e-prune
 e2e-tools: $(E2E_BIN)/versions.json e2e-packages | $(VENV_STAMP) $(HELM) ## Build the e2e cluster's binaries (Kubernetes, etcd, CoreDNS, kwok, kube-router, KubeRay operator) into ./bin
 

@@ -196,16 +196,6 @@ lint-dockerfiles: $(HADOLINT) ## hadolint images/*Dockerfile (rules in .hadolint
 	$(HADOLINT) --config .hadolint.yaml $(DOCKERFILES)
 	@echo "lint-dockerfiles: $(DOCKERFILES) clean"
 
-# The distribution registry the image tests push to (ACR speaks the same OCI distribution protocol).
-REGISTRY_VERSION := v3.1.2
-REGISTRY_BIN     := $(BIN)/registry-$(REGISTRY_VERSION)
-$(REGISTRY_BIN):
-	@echo "building the distribution registry $(REGISTRY_VERSION)"
-	GOBIN=$(@D)/.registry-build $(GO_INSTALL) -ldflags '-s -w' \
-	  github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
-	@mv $(@D)/.registry-build/registry $@ && rmdir $(@D)/.registry-build
-export REGISTRY_BIN
-
 # tests/images without a container engine run in test-python; this is the quick loop over them.
 test-images: $(VENV_STAMP) | $(HELM) ## pytest tests/images -m "not container": Dockerfiles, .dockerignore, make image/push/install commands
 	$(PY) -m pytest tests/images -m "not container"

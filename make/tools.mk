@@ -185,3 +185,14 @@ schemas: $(SCHEMA_STAMPS) ## Generate the kubeconform schemas (Kubernetes core k
 
 # pytest's chart tests (tests/chart) render with $(HELM).
 test-python: | $(HELM)
+
+# The distribution registry that the image tests and make e2e push to (ACR speaks the same OCI
+# distribution protocol). Here, read first: both rules name it as a prerequisite.
+REGISTRY_VERSION := v3.1.2
+REGISTRY_BIN     := $(BIN)/registry-$(REGISTRY_VERSION)
+$(REGISTRY_BIN):
+	@echo "building the distribution registry $(REGISTRY_VERSION)"
+	GOBIN=$(@D)/.registry-build $(GO_INSTALL) -ldflags '-s -w' \
+	  github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+	@mv $(@D)/.registry-build/registry $@ && rmdir $(@D)/.registry-build
+export REGISTRY_BIN

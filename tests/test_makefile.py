@@ -43,7 +43,20 @@ def test_target_builds_helm_first(target: str) -> None:
     assert helm, f"make {target} runs helm but does not build it"
 
 
+@pytest.mark.parametrize("target", ["test-containers", "e2e"])
+def test_target_builds_the_registry_first(target: str) -> None:
+    """Both push to the distribution registry they start: an empty path here would mean the binary
+    is never built, and the tests fail on a fresh clone with "no REGISTRY_BIN"."""
+    assert any(p.startswith(str(REPO_ROOT / "bin" / "registry-")) for p in make_rules()[target])
+
+
 def test_make_test_runs_the_chart_checks_before_pytest() -> None:
     """The quick checks first: a chart failure shows in minutes, not after the half-hour of pytest."""
     order = make_rules()["test"]
     assert order[0] == "lint-chart" and order[-2:] == ["lint-python", "test-python"]
+
+
+def test_make_test_runs_the_cluster_scenarios_after_the_image_checks() -> None:
+    """make e2e pulls the images test-containers built and pushed, and comes before pytest's half hour."""
+    order = make_rules()["test"]
+    assert order.index("test-containers") < order.index("e2e") < order.index("test-python")

@@ -67,8 +67,8 @@ def registry(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     blobs are kept between runs, so a second push of unchanged images uploads nothing."""
     with docker_engine():
         workdir = tmp_path_factory.mktemp("registry")
-        storage = kube.LAYOUT.var / "registry"
-        address, port = kube.LAYOUT.node_ip, kube.LAYOUT.registry_port
+        layout = kube.LAYOUT
+        address, port, storage = layout.registry_address, layout.registry_port, layout.registry_storage
         with local_registry(workdir, address=address, port=port, storage=storage) as running:
             configs.registry_hosts(kube.LAYOUT, running.ca_file)
             env = running.login()
@@ -234,10 +234,9 @@ def finished_job(release, namespace) -> dict:
         status = job.get("status", {})
         return job if status.get("jobDeploymentStatus") in ("Complete", "Failed") else None
 
-    try:
-        job = kube.wait_until(done, 1800, f"RayJob {JOB} to finish", interval=5)
-    except AssertionError as err:
-        raise AssertionError(f"{err}\npods: {pod_summary(namespace)}") from None
+    job = kube.wait_until(
+        done, 900, f"RayJob {JOB} to finish", interval=5, detail=lambda: f"pods: {pod_summary(namespace)}"
+    )
     kube.record(
         "rayjob", {"wall_s": round(time.monotonic() - started, 1), "status": job["status"].get("jobStatus")}
     )
@@ -263,9 +262,7 @@ def serving(finished_job, registry, chart, namespace) -> str:
         conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
         return conditions.get("Ready") == "True"
 
-    try:
-        kube.wait_until(ready, 1800, f"RayService {SERVICE} to be ready", interval=5)
-    except AssertionError as err:
-        raise AssertionError(f"{err}\npods: {pod_summary(namespace)}") from None
+    what = f"RayService {SERVICE} to be ready"
+    kube.wait_until(ready, 900, what, interval=5, detail=lambda: f"pods: {pod_summary(namespace)}")
     kube.record("install_to_ready_rayservice_s", round(time.monotonic() - started, 1))
     return f"svc/{SERVICE}-serve-svc"

@@ -7,14 +7,15 @@ import json
 import os
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO_ROOT, free_port
+from tools.e2e import poll
+from tools.e2e.cluster import Cluster
 from tools.e2e.layout import Layout
 
 LAYOUT = Layout()
@@ -27,12 +28,10 @@ NAMESPACE = "ray"
 IMAGE_TAG = "test"
 
 
-def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
-    command = [str(LAYOUT.binary("kubectl")), f"--kubeconfig={LAYOUT.kubeconfig}", *args]
-    result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert result.returncode == 0, f"kubectl {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+# One kubectl runner and one waiter for the cluster's own start-up and the scenarios.
+CLUSTER = Cluster(LAYOUT)
+kubectl = CLUSTER.kubectl
+wait_until = poll.wait_until
 
 
 def kubectl_json(*args: str) -> dict:
@@ -53,21 +52,6 @@ def helm(*args: str, check: bool = True, timeout: float = 900) -> subprocess.Com
     if check:
         assert result.returncode == 0, f"helm {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 2) -> object:
-    """Poll until `condition` returns something truthy (and return it); fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except (AssertionError, subprocess.SubprocessError, json.JSONDecodeError, KeyError) as err:
-            last_error = err
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
 
 
 def restricted_namespace(name: str, labels: dict[str, str] | None = None) -> None:

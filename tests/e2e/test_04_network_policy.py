@@ -31,12 +31,15 @@ except Exception as err:
 def probe_pod(namespace: str, registry) -> str:
     """A pod (restricted, uid 1000) in `namespace` that runs the probes; its name once it runs."""
     kube.restricted_namespace(namespace)
-    pull_secret(namespace, registry)
+    # Named by the pod even though the node already has the image: the kubelet (1.35) checks that a
+    # pod may use an image that was pulled with credentials.
+    secret = pull_secret(namespace, registry)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "probe", "namespace": namespace},
         "spec": {
+            "imagePullSecrets": [{"name": secret}],
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 1000,

@@ -1,5 +1,6 @@
 """The e2e cluster's own parts that run without root or a cluster (run by test-python): the one-binary
-image archives containerd imports, and the process groups `up` leaves running and `down` stops."""
+image archives containerd imports, the process groups `up` leaves running and `down` stops, and the
+waiter that both the cluster's start-up and the scenarios use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-from tools.e2e import oci, processes
+import pytest
+
+from tools.e2e import oci, poll, processes
 from tools.e2e.layout import Layout
 
 
@@ -56,3 +59,34 @@ def test_a_started_process_group_outlives_its_starter_and_stop_ends_it(tmp_path:
     assert processes.names(layout) == []
     group = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
     assert group.stdout.strip() == ""
+
+
+def test_waiting_returns_the_first_truthy_value_and_rides_over_errors():
+    answers = iter([RuntimeError("not yet"), None, {"ready": True}])
+
+    def condition():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert poll.wait_until(condition, 10, "the answer", interval=0.01) == {"ready": True}
+
+
+def test_a_timeout_names_what_was_awaited_the_last_error_and_the_detail():
+    def condition():
+        raise KeyError("status")
+
+    with pytest.raises(TimeoutError, match=r"waiting for the pod \(last error: 'status'\)\npods: none"):
+        poll.wait_until(condition, 0.05, "the pod", interval=0.01, detail=lambda: "pods: none")
+
+
+def test_waiting_stops_at_once_when_what_is_awaited_died():
+    class Died(Exception):
+        pass
+
+    def alive():
+        raise Died("etcd exited")
+
+    with pytest.raises(Died):
+        poll.wait_until(lambda: False, 60, "etcd", interval=0.01, alive=alive)

@@ -4,8 +4,6 @@ distribution registry on loopback with TLS (a CA made here) and htpasswd basic a
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -19,6 +17,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO_ROOT, free_port, stop_process_group, wait_for
+from tools.e2e.pki import Authority
 
 DOCKER = os.environ.get("DOCKER", "docker")
 ENGINE_SCRIPT = REPO_ROOT / "tools" / "images" / "docker-engine.sh"
@@ -114,45 +113,9 @@ class Registry:
 
 def make_ca_and_server_cert(directory: Path, address: str = "127.0.0.1") -> tuple[Path, Path, Path]:
     """A CA, and a server certificate for `address` signed by it: (ca.crt, server.crt, server.key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-
-    def certificate(subject: str, key, issuer_name, issuer_key, ca: bool, san=None):
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(issuer_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-            server_auth = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
-            builder = builder.add_extension(server_auth, critical=False)
-        return builder.sign(issuer_key, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ray-aks test CA")])
-    ca_cert = certificate("ray-aks test CA", ca_key, ca_name, ca_key, ca=True)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    san = [x509.IPAddress(ipaddress.ip_address(address))]
-    server_cert = certificate(address, server_key, ca_name, ca_key, ca=False, san=san)
-    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
+    authority = Authority(directory)
+    server = authority.issue("server", address, hosts=(address,), client=False)
+    return authority.pair.cert, server.cert, server.key
 
 
 def htpasswd_line(user: str, password: str) -> str:

@@ -28,6 +28,7 @@ from tests.images.containers import (
     record,
     run_restricted,
 )
+from tools.e2e.layout import Layout
 
 # The first test to run builds every image (cold: about 15 minutes on 2 cores).
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -243,7 +244,12 @@ def test_training_image_runs_a_two_worker_ray_train_step(built, variant):
 # --- make push: a real OCI registry -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def registry(engine, tmp_path_factory) -> Iterator[Registry]:
-    with local_registry(tmp_path_factory.mktemp("registry")) as running:
+    """At the address and on the storage of make e2e's registry: e2e's push then finds every layer
+    there (docker remembers which layers a registry host has) and uploads none of the gigabytes."""
+    layout = Layout()
+    workdir = tmp_path_factory.mktemp("registry")
+    address, port, storage = layout.registry_address, layout.registry_port, layout.registry_storage
+    with local_registry(workdir, address=address, port=port, storage=storage) as running:
         yield running
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from tools.e2e import addons, configs, oci, pki, processes
 from tools.e2e.layout import Layout
+from tools.e2e.poll import wait_until
 
 # Control plane first, node next, then what runs on the cluster; `down` stops them in reverse.
 ORDER = [
@@ -46,21 +47,6 @@ class ClusterError(RuntimeError):
     pass
 
 
-def _wait(
-    condition: Callable[[], bool], timeout: float, what: str, layout: Layout, log: str | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if condition():
-                return
-        if log and not processes.running(layout, log):
-            raise ClusterError(f"{log} exited while waiting for {what}:\n{processes.log_tail(layout, log)}")
-        time.sleep(0.5)
-    detail = f"\n{log}'s log:\n{processes.log_tail(layout, log)}" if log else ""
-    raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
-
-
 class Cluster:
     def __init__(self, layout: Layout | None = None) -> None:
         self.layout = layout or Layout()
@@ -71,7 +57,7 @@ class Cluster:
         command = [str(self.layout.binary("kubectl")), f"--kubeconfig={self.layout.kubeconfig}", *args]
         result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+            raise ClusterError(f"kubectl {' '.join(args)} failed:\n{result.stdout}{result.stderr.strip()}")
         return result.stdout
 
     def apply(self, objects: list[dict], server_side: bool = False) -> None:
@@ -90,6 +76,25 @@ class Cluster:
         if check and result.returncode != 0:
             raise ClusterError(f"ctr {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
+
+    def _wait(self, condition: Callable[[], object], timeout: float, what: str, process: str) -> None:
+        """Wait for `condition`; fail at once if `process` exits, and show its log either way."""
+        layout = self.layout
+
+        def alive() -> None:
+            if not processes.running(layout, process):
+                tail = processes.log_tail(layout, process)
+                raise ClusterError(f"{process} exited while waiting for {what}:\n{tail}")
+
+        try:
+            wait_until(condition, timeout, what, alive=alive)
+        except TimeoutError as err:
+            raise ClusterError(f"{err}\n{process}'s log:\n{processes.log_tail(layout, process)}") from None
+
+    def _start_and_wait(self, name: str, command: list[str], health_url: str, timeout: float = 60) -> None:
+        """Start a daemon and wait until its health endpoint answers 200."""
+        processes.start(self.layout, name, command)
+        self._wait(lambda: _http_ok(health_url), timeout, f"{name}'s {health_url}", name)
 
     def _step(self, name: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -169,8 +174,7 @@ class Cluster:
     def _etcd(self) -> None:
         layout = self.layout
         url, peer = f"http://127.0.0.1:{layout.etcd_port}", f"http://127.0.0.1:{layout.etcd_peer_port}"
-        processes.start(
-            layout,
+        self._start_and_wait(
             "etcd",
             [
                 str(layout.binary("etcd")),
@@ -186,8 +190,8 @@ class Cluster:
                 "--unsafe-no-fsync",
                 "--log-level=warn",
             ],
+            f"{url}/health",
         )
-        _wait(lambda: _http_ok(f"{url}/health"), 60, "etcd's /health", layout, "etcd")
 
     def _control_plane(self) -> None:
         layout = self.layout
@@ -220,11 +224,10 @@ class Cluster:
                 "--v=0",
             ],
         )
-        _wait(
+        self._wait(
             lambda: self.kubectl("get", "--raw=/readyz", timeout=10).strip() == "ok",
             180,
             "the API server's /readyz",
-            layout,
             "kube-apiserver",
         )
         processes.start(
@@ -259,11 +262,10 @@ class Cluster:
             ],
         )
         # The default ServiceAccount appears once the controller-manager's token controllers run.
-        _wait(
+        self._wait(
             lambda: bool(self.kubectl("get", "serviceaccount", "default", "-o", "name", check=False)),
             120,
             "the default ServiceAccount (controller-manager)",
-            layout,
             "kube-controller-manager",
         )
 
@@ -273,7 +275,7 @@ class Cluster:
         configs.cni(layout)
         (layout.state / "registry-hosts").mkdir(exist_ok=True)
         processes.start(layout, "containerd", ["containerd", f"--config={layout.state / 'containerd.toml'}"])
-        _wait(lambda: self.ctr("version") != "", 60, "containerd's socket", layout, "containerd")
+        self._wait(lambda: self.ctr("version") != "", 60, "containerd's socket", "containerd")
         archive = oci.write_archive(
             layout.state / "images" / "pause.tar", configs.PAUSE_IMAGE, layout.binary("pause"), ["/pause"]
         )
@@ -306,7 +308,7 @@ class Cluster:
                 "--v=1",
             ],
         )
-        _wait(self._node_ready, 180, f"node {layout.node_name} to be Ready", layout, "kubelet")
+        self._wait(self._node_ready, 180, f"node {layout.node_name} to be Ready", "kubelet")
 
     def _node_ready(self) -> bool:
         node = json.loads(self.kubectl("get", "node", self.layout.node_name, "-o", "json", timeout=10))
@@ -314,21 +316,15 @@ class Cluster:
 
     def _kube_proxy(self) -> None:
         layout = self.layout
-        processes.start(
-            layout, "kube-proxy", [str(layout.binary("kube-proxy")), f"--config={configs.kube_proxy(layout)}"]
-        )
-        _wait(
-            lambda: _http_ok("http://127.0.0.1:10256/healthz"),
-            60,
-            "kube-proxy's /healthz",
-            layout,
+        self._start_and_wait(
             "kube-proxy",
+            [str(layout.binary("kube-proxy")), f"--config={configs.kube_proxy(layout)}"],
+            "http://127.0.0.1:10256/healthz",
         )
 
     def _kube_router(self) -> None:
         layout = self.layout
-        processes.start(
-            layout,
+        self._start_and_wait(
             "kube-router",
             [
                 str(layout.binary("kube-router")),
@@ -343,13 +339,7 @@ class Cluster:
                 "--metrics-port=0",
                 "-v=1",
             ],
-        )
-        _wait(
-            lambda: _http_ok("http://127.0.0.1:20244/healthz"),
-            60,
-            "kube-router's /healthz",
-            layout,
-            "kube-router",
+            "http://127.0.0.1:20244/healthz",
         )
 
     def _addons(self) -> None:
@@ -394,8 +384,7 @@ class Cluster:
         module_dir = json.loads((layout.bin / "versions.json").read_text())["kwok-module-dir"]
         stages = layout.state / "kwok-stages.yaml"
         stages.write_text(self.kubectl("kustomize", f"{module_dir}/kustomize/stage/fast"))
-        processes.start(
-            layout,
+        self._start_and_wait(
             "kwok",
             [
                 str(layout.binary("kwok")),
@@ -408,8 +397,8 @@ class Cluster:
                 # Simulated pods get addresses apart from the real node's pod range.
                 "--cidr=10.245.0.0/24",
             ],
+            "http://127.0.0.1:10247/healthz",
         )
-        _wait(lambda: _http_ok("http://127.0.0.1:10247/healthz"), 60, "kwok's /healthz", layout, "kwok")
 
     # --- down ----------------------------------------------------------------------------------
     def down(self, quiet: bool = False) -> None:

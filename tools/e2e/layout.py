@@ -35,7 +35,10 @@ class Layout:
     apiserver_port: int = 6443
     etcd_port: int = 12379
     etcd_peer_port: int = 12380
-    # The local registry the pods pull the ray-aks images from (TLS and basic auth, as ACR).
+    # The local registry the node pulls the ray-aks images from (TLS and basic auth, as ACR). On
+    # loopback: containerd pulls in the host's network. The image tests push to the same address and
+    # storage, so docker knows the layers are there and e2e's push uploads no gigabytes again.
+    registry_address: str = "127.0.0.1"
     registry_port: int = 5443
 
     @property
@@ -65,7 +68,12 @@ class Layout:
 
     @property
     def registry_host(self) -> str:
-        return f"{self.node_ip}:{self.registry_port}"
+        return f"{self.registry_address}:{self.registry_port}"
+
+    @property
+    def registry_storage(self) -> Path:
+        """The registry's blobs, kept between runs (removed by `make e2e-prune`)."""
+        return self.var / "registry"
 
     def binary(self, name: str) -> Path:
         """A binary `make e2e-tools` built into bin/e2e (one folder of links to the pinned builds)."""

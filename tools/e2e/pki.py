@@ -1,6 +1,7 @@
 """Certificates and keys of the e2e cluster, made at `up` time: one CA, a serving certificate for the
 API server and the kubelet, a client certificate per component (its user and groups are what RBAC
-and the Node authorizer see), and the service-account signing key. Nothing here is reused."""
+and the Node authorizer see), and the service-account signing key. The image tests' registry takes
+its CA and certificate from here too."""
 
 from __future__ import annotations
 
