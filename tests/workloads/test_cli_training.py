@@ -24,7 +24,9 @@ COMMANDS = {
         "--keep-checkpoints",
     ],
     ("evaluate", "clip-classifier"): [
-        "--model-uri", "--data-dir", "--split", "--use-gpu", "--batch-size", "--num-actors", "--tracking-uri",
+        "--model-uri", "--data-dir", "--split", "--clip-model", "--test-fraction", "--val-fraction", "--seed",
+        "--use-gpu", "--batch-size", "--num-actors", "--embed-batch-size", "--embed-actors", "--storage-path",
+        "--tracking-uri",
     ],
     ("tune",): [
         "--data-dir", "--num-samples", "--max-epochs", "--grace-period", "--cpus-per-trial", "--lr-min",
@@ -127,10 +129,12 @@ def test_commands_and_model_code_load_without_ray() -> None:
     code = (
         "import sys\n"
         "import ray_aks.training.cli, ray_aks.tuning.cli, ray_aks.preprocess.cli, ray_aks.data.cli\n"
+        "import ray_aks.evaluation.cli, ray_aks.evaluation.config\n"
         "heavy = sorted({'ray', 'torch', 'mlflow', 'transformers'} & set(sys.modules))\n"
         "assert not heavy, f'CLI modules import {heavy}'\n"
         "import ray_aks.models.mnist_cnn, ray_aks.models.embedding_classifier, ray_aks.models.clip_embedder\n"
         "import ray_aks.data.idx, ray_aks.data.mnist, ray_aks.training.epochs, ray_aks.training.report\n"
+        "import ray_aks.evaluation.predictor\n"
         "assert 'ray' not in sys.modules, 'model code or a data reader imports ray'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
