@@ -83,6 +83,16 @@ def test_greedy_by_default_so_answers_repeat(url: str) -> None:
     assert first == second
 
 
+def test_a_vanishing_temperature_decodes_greedily_instead_of_failing(url: str) -> None:
+    """Found by the fuzz test: 3.4e-162 overflowed the logits to inf and sampling failed with a 500."""
+    prompt = TINY_CORPUS[0][:20]
+    greedy = generate(url, {"input": prompt, "temperature": 0}).json()
+    for temperature in (3.387318754530487e-162, 1e-5):
+        response = generate(url, {"input": prompt, "temperature": temperature})
+        assert response.status_code == 200, response.text
+        assert response.json() == greedy
+
+
 def test_generation_params_within_limits_are_accepted(url: str) -> None:
     response = generate(url, {"input": "The robot", "max_new_tokens": 16, "temperature": 0.9, "top_p": 0.8})
     assert response.status_code == 200

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Below this, sampling is greedy decoding in all but name (its limit as the temperature goes to 0),
+# and dividing the logits by it overflows float32 to inf, so that sampling fails on NaN weights.
+GREEDY_BELOW_TEMPERATURE = 1e-3
+
 
 class PromptTooLongError(ValueError):
     """The prompt plus the requested new tokens do not fit the model's context."""
@@ -17,7 +21,7 @@ class PromptTooLongError(ValueError):
 @dataclass(frozen=True)
 class GenerationParams:
     max_new_tokens: int
-    temperature: float  # 0 means greedy decoding
+    temperature: float  # 0 (or below GREEDY_BELOW_TEMPERATURE) means greedy decoding
     top_p: float
 
 
@@ -57,7 +61,7 @@ class TextGenerator:
             )
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            if params.temperature > 0
+            if params.temperature >= GREEDY_BELOW_TEMPERATURE
             else {"do_sample": False}
         )
         with torch.inference_mode():

@@ -2,7 +2,8 @@
 
 The seed's client sends {"input": "..."} and gets what transformers' text-generation pipeline
 returns: [{"generated_text": "<input><continuation>"}]. Optional max_new_tokens, temperature
-(0 = greedy) and top_p are bounded by the builder args; their defaults are runtime knobs.
+(0, or anything below 0.001, = greedy) and top_p are bounded by the builder args; their defaults are
+runtime knobs.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request class built in build_api.
@@ -82,7 +83,12 @@ def request_model(args: TextgenArgs) -> type[BaseModel]:
             None, ge=1, le=args.max_new_tokens_limit, strict=True, description="Tokens to generate."
         )
         temperature: float | None = Field(
-            None, ge=0, le=args.max_temperature, allow_inf_nan=False, strict=True, description="0 = greedy."
+            None,
+            ge=0,
+            le=args.max_temperature,
+            allow_inf_nan=False,
+            strict=True,
+            description="0 (or below 0.001) = greedy.",
         )
         top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False, strict=True)
 
