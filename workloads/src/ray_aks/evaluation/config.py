@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ray_aks.serving.model_source import check_model_source
-from ray_aks.training.config import default_storage_path
+from ray_aks.training.config import check_room_left_to_train, default_storage_path
 
 DEFAULT_CLIP_CLASSIFIER = "models:/clip-classifier@champion"
 
@@ -49,10 +49,7 @@ class ClipEvalConfig(BaseModel):
     @field_validator("val_fraction")
     @classmethod
     def _room_left_to_train(cls, value: float | None, info: ValidationInfo) -> float | None:
-        test_fraction = info.data.get("test_fraction")
-        if value is not None and test_fraction is not None and value + test_fraction >= 1:
-            raise ValueError(f"val_fraction + test_fraction must be below 1 (got {value} + {test_fraction})")
-        return value
+        return check_room_left_to_train(value, info.data.get("test_fraction"))
 
     @property
     def embed_device(self) -> str:

@@ -59,6 +59,17 @@ class MnistTrainConfig(RayTrainSettings):
     fail_after_epoch: int | None = Field(None, ge=1)
 
 
+def check_room_left_to_train(val_fraction: float | None, test_fraction: float | None) -> float | None:
+    """The validation and test shares of an image folder's split leave images to train on (training
+    and evaluation split a folder alike); returns val_fraction."""
+    if val_fraction is not None and test_fraction is not None and val_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"val_fraction + test_fraction must be below 1 (got {val_fraction} + {test_fraction}): "
+            "nothing would be left to train on"
+        )
+    return val_fraction
+
+
 class ClipClassifierConfig(RayTrainSettings):
     data_dir: str = Field(..., description="image folder: one sub-directory per class")
     model: str = Field("openai/clip-vit-base-patch32", description="CLIP hub id or local directory")
@@ -84,13 +95,7 @@ class ClipClassifierConfig(RayTrainSettings):
     @field_validator("val_fraction")
     @classmethod
     def _room_left_to_train(cls, value: float, info: ValidationInfo) -> float:
-        test_fraction = info.data.get("test_fraction")
-        if test_fraction is not None and value + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction must be below 1 (got {value} + {test_fraction}): "
-                "nothing would be left to train on"
-            )
-        return value
+        return check_room_left_to_train(value, info.data.get("test_fraction"))
 
     @property
     def checkpoint_mode(self) -> Literal["min", "max"]:
