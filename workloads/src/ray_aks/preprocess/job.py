@@ -12,26 +12,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+
+from ray_aks.preprocess.config import PreprocessConfig
 
 logger = logging.getLogger(__name__)
 
-Method = Literal["standard", "minmax", "l2"]
-InputFormat = Literal["auto", "parquet", "csv", "numpy"]
 _SUFFIX_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".npy": "numpy"}
-
-
-class PreprocessConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    input: str = Field(..., description="a file or a directory of files")
-    output: str = Field(..., description="directory for the parquet output")
-    input_format: InputFormat = "auto"
-    method: Method = "standard"
-    columns: list[str] | None = Field(None, description="numeric columns to normalise (default: all)")
 
 
 @dataclass

@@ -6,36 +6,59 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ray_aks.training.config import default_storage_path
+from ray_aks.training.config import (
+    DATASET_HELP,
+    DOWNLOAD_HELP,
+    MNIST_DIR_HELP,
+    STORAGE_HELP,
+    TRACKING_HELP,
+    default_storage_path,
+)
 
 
 class TuneMnistConfig(BaseModel):
+    """The options of `ray-aks tune` (ray_aks.cli_options): a field's description is its help."""
+
     model_config = ConfigDict(extra="forbid")
 
-    data_dir: str = Field(..., description="directory of MNIST-format idx files (raw or .gz)")
-    download: bool = False
-    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
-    num_samples: int = Field(8, ge=1, description="trials (times the size of lr_grid when given)")
-    max_epochs: int = Field(4, ge=1, description="epochs of a trial that ASHA never stops")
-    grace_period: int = Field(1, ge=1, description="epochs every trial runs before ASHA may stop it")
-    reduction_factor: int = Field(2, ge=2, description="ASHA keeps the best 1/reduction_factor per rung")
-    lr_min: float = Field(1e-4, gt=0)
-    lr_max: float = Field(1e-2, gt=0)
+    data_dir: str = Field(..., description=f"{MNIST_DIR_HELP}.")
+    download: bool = Field(False, description=DOWNLOAD_HELP)
+    dataset: Literal["mnist", "fashion-mnist"] = Field("mnist", description=DATASET_HELP)
+    num_samples: int = Field(8, ge=1, description="Number of trials (per --lr-grid value when given).")
+    max_epochs: int = Field(4, ge=1, description="Epochs of a trial that ASHA lets finish.")
+    grace_period: int = Field(1, ge=1, description="Epochs each trial runs before ASHA may stop it.")
+    reduction_factor: int = Field(2, ge=2, description="ASHA keeps the best 1/N of trials at each rung.")
+    lr_min: float = Field(1e-4, gt=0, description="Lower bound of the log-uniform learning rate.")
+    lr_max: float = Field(1e-2, gt=0, description="Upper bound of the log-uniform learning rate.")
     lr_grid: list[float] | None = Field(
-        None, description="exact learning rates instead of log-uniform sampling"
+        None, description="Try exactly these learning rates (repeatable) instead."
     )
-    hidden_choices: list[int] = Field([32, 64, 128], min_length=1)
-    batch_size_choices: list[int] = Field([32, 64, 128], min_length=1)
-    cpus_per_trial: float = Field(1.0, gt=0)
-    use_gpu: bool = False
+    hidden_choices: list[int] = Field(
+        [32, 64, 128],
+        min_length=1,
+        description="Widths of the first linear layer to choose from.",
+        json_schema_extra={"cli": "--hidden"},
+    )
+    batch_size_choices: list[int] = Field(
+        [32, 64, 128],
+        min_length=1,
+        description="Batch sizes to choose from.",
+        json_schema_extra={"cli": "--batch-size"},
+    )
+    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs reserved by each trial.")
+    use_gpu: bool = Field(False, description="Give each trial one GPU.")
     max_concurrent_trials: int | None = Field(
-        None, ge=1, description="default: cluster CPUs / cpus_per_trial"
+        None, ge=1, description="Trials at once (default: cluster CPUs / --cpus-per-trial)."
     )
-    storage_path: str = Field(default_factory=default_storage_path)
-    run_name: str | None = None
-    experiment_name: str = "mnist-tune"
-    tracking_uri: str | None = None
-    seed: int = 0
+    storage_path: str = Field(default_factory=default_storage_path, description=STORAGE_HELP)
+    run_name: str | None = Field(
+        None, description="Tune experiment name (default: <experiment>-<timestamp>)."
+    )
+    experiment_name: str = Field(
+        "mnist-tune", description="MLflow experiment (parent run plus one child per trial)."
+    )
+    tracking_uri: str | None = Field(None, description=TRACKING_HELP)
+    seed: int = Field(0, description="Seed of the search and of each trial.")
 
     @model_validator(mode="after")
     def _check(self) -> TuneMnistConfig:
