@@ -1,5 +1,6 @@
 # ray-aks: every check and every user command. `make help` lists the targets.
-# Tool versions are pinned in make/*.mk; tools install into ./bin and .venv, never globally.
+# Go tools are pinned in make/tools.mk, Python packages in workloads/requirements.lock; tools
+# install into ./bin and .venv, never globally.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,18 +12,16 @@ BIN   := $(ROOT)/bin
 CACHE := $(ROOT)/.cache
 VENV  := $(ROOT)/.venv
 
-# Each area appends its check targets to TEST_TARGETS; `make test` runs them in order.
-TEST_TARGETS :=
-
 # python.mk and tools.mk first: they define the paths of the venv and the tools ($(VENV_STAMP),
 # $(HELM), ...) that the other files name as prerequisites, and make expands a rule's
 # prerequisites as it reads the rule (read earlier, they would be empty: nothing gets built).
 CORE_MAKEFILES := make/python.mk make/tools.mk
 include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES),$(sort $(wildcard make/*.mk)))
-# The cluster scenarios after the image checks (their images are built by then, and their layers
-# already in the shared registry), the Python checks last: the chart checks take minutes and fail
-# fast, pytest takes half an hour.
-TEST_TARGETS += $(E2E_CHECKS) $(PYTHON_CHECKS)
+# Each area lists its checks (CHART_CHECKS, ...); `make test` runs them in this order: the chart
+# checks first (minutes, and they fail fast), the cluster scenarios after the image checks (their
+# images are built by then, and their layers already in the shared registry), the Python checks
+# last (pytest takes half an hour).
+TEST_TARGETS := $(CHART_CHECKS) $(IMAGE_CHECKS) $(E2E_CHECKS) $(PYTHON_CHECKS)
 
 .PHONY: help test
 help: ## List every target with its description

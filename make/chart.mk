@@ -1,7 +1,7 @@
-# Chart checks: one target per check, each appended to TEST_TARGETS in the order `make test` runs
-# them. All of them run offline: the kuberay-operator subchart is never needed (`make deps`
+# Chart checks: one target per check, listed in CHART_CHECKS in the order `make test` runs them.
+# All of them run offline: the kuberay-operator subchart is never needed (`make deps`
 # fetches it for a real install). `make test-chart HELM_VERSION=3.21.4` runs them all under helm 3.
-# The tools ($(HELM), $(CT), ...) are defined in tools.mk, which the Makefile reads first.
+# The tools ($(HELM), $(CT), ...) are defined in tools.mk, which the Makefile reads before this file.
 
 CHART       := charts/ray-aks
 GPU_VALUES  := charts/ray-aks-gpu-values.yaml
@@ -43,27 +43,36 @@ validate: chart-renders ## kubeconform -strict: every object of every scenario a
 kube-lint: chart-renders ## kube-linter on the same renders (exceptions, each with its reason, in .kube-linter.yaml)
 	$(PY) -m tools.chart_checks kube-lint $(RENDER_DIR) --kube-linter $(KUBE_LINTER) --config $(KUBE_LINTER_CONFIG)
 
-# helm-docs logs problems (a template error, an unparsable values.yaml) as warnings and exits 0:
-# both targets fail on any warning. (Its --documentation-strict-mode only counts "# key -- text"
-# comments, not the "# --" style the chart uses; tests/chart checks that every value is documented.)
-HELM_DOCS_RUN = $(HELM_DOCS) --chart-search-root $(CHART) --template-files README.md.gotmpl \
-  --skip-version-footer --log-level warning
+# --- generated files: each `make X` writes one into the chart, its check X-check regenerates it
+# into a copy of the chart and diffs the copy's with the committed one ----------------------------
+# $(call check_generated,FILE,COMMAND,TARGET): COMMAND regenerates FILE (a path in the chart) in the
+# chart folder $$chart; TARGET is the `make` target that writes it in place.
+define check_generated
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -R $(CHART) "$$tmp/chart" && chart="$$tmp/chart" && \
+	  $(2) && \
+	  { diff -u $(CHART)/$(1) "$$chart/$(1)" || \
+	    { echo "$@: $(CHART)/$(1) is stale (diff above): run 'make $(3)' and commit it" >&2; exit 1; }; }
+	@echo "$@: $(CHART)/$(1) is up to date"
+endef
+
+# helm-docs on the chart folder $(1). It logs problems (a template error, an unparsable values.yaml)
+# as warnings and exits 0: this fails on any warning. (Its --documentation-strict-mode only counts
+# "# key -- text" comments, not the "# --" style the chart uses; tests/chart checks that every
+# value is documented.)
+helm_docs = mkdir -p $(CACHE) && { $(HELM_DOCS) --chart-search-root $(1) --template-files README.md.gotmpl \
+  --skip-version-footer --log-level warning 2> $(CACHE)/helm-docs.log && ! grep -q 'level=' $(CACHE)/helm-docs.log || \
+  { cat $(CACHE)/helm-docs.log >&2; echo "$@: helm-docs failed (above)" >&2; exit 1; }; }
 
 docs: | tools ## Regenerate charts/ray-aks/README.md from README.md.gotmpl and the values.yaml "# --" comments
-	@$(HELM_DOCS_RUN) 2> $(CACHE)/helm-docs.log; status=$$?; cat $(CACHE)/helm-docs.log >&2; \
-	  test $$status = 0 && ! grep -q 'level=' $(CACHE)/helm-docs.log
+	@$(call helm_docs,$(CHART))
 	@echo "docs: wrote $(CHART)/README.md"
 
 docs-check: ## Fail when charts/ray-aks/README.md is not what `make docs` generates
-	@$(HELM_DOCS_RUN) --dry-run > $(CACHE)/chart-README.md 2> $(CACHE)/helm-docs.log; status=$$?; \
-	  if [ $$status != 0 ] || grep -q 'level=' $(CACHE)/helm-docs.log; then \
-	    cat $(CACHE)/helm-docs.log >&2; echo "docs-check: helm-docs failed (above)" >&2; exit 1; fi
-	@diff -u $(CHART)/README.md $(CACHE)/chart-README.md || \
-	  { echo "docs-check: $(CHART)/README.md is stale (diff above): run 'make docs' and commit it" >&2; exit 1; }
-	@echo "docs-check: $(CHART)/README.md is up to date"
+	$(call check_generated,README.md,$(call helm_docs,"$$chart"),docs)
 
+# The regenerated lock is checked with helm's own code too (chartlock check).
 chart-lock-check: ## Fail when charts/ray-aks/Chart.lock is out of sync with Chart.yaml's dependencies
-	$(CHARTLOCK) check $(CHART)
+	$(call check_generated,Chart.lock,$(CHARTLOCK) write "$$chart" >/dev/null && $(CHARTLOCK) check "$$chart" >/dev/null,chart-lock)
 
 chart-lock: | tools ## Write charts/ray-aks/Chart.lock offline (exact versions from Chart.yaml, helm's digest)
 	$(CHARTLOCK) write $(CHART)
@@ -81,4 +90,3 @@ test-chart: ## Every chart check (HELM_VERSION=3.21.4 runs them under helm 3)
 	@$(MAKE) --no-print-directory $(CHART_CHECKS) test-chart-python
 	@echo "test-chart: all chart checks passed under helm v$(HELM_VERSION)"
 
-TEST_TARGETS += $(CHART_CHECKS)

@@ -60,7 +60,6 @@ resolved_model_source = $(or $(filter-out auto,$(MODEL_SOURCE)),$(eval MODEL_SOU
   curl -fsS -o /dev/null --max-time 20 $(HUB_PROBE_URL) >/dev/null 2>&1 && echo hub || echo test))$(MODEL_SOURCE))
 ray_base_repository = $(if $(filter local,$(resolved_ray_base)),$(LOCAL_RAY_REPOSITORY),$(UPSTREAM_RAY_REPOSITORY))
 ca_secret = $(if $(wildcard $(PIP_CA_BUNDLE)),--secret id=pip-ca-bundle$(comma)src=$(PIP_CA_BUNDLE))
-comma := ,
 
 # Helm install (VALUES=cpu|gpu): the chart's defaults, or with the GPU overlay on top.
 RELEASE   ?= ray
@@ -167,14 +166,8 @@ image-sizes: ## Print each built image's size and its largest layers
 	DOCKER=$(DOCKER) tools/images/sizes.sh $(call image_ref,$(name),$(IMAGE_TAG),$(variant));))
 
 # --- the buildx plugin, where the engine has none (Debian's docker.io ships without it) ----------
-BUILDX_VERSION := v0.38.2
-BUILDX         := $(BIN)/buildx-$(BUILDX_VERSION)/docker-buildx
+# $(BUILDX) is built by make/tools.mk's Go tool table.
 BUILDX_PLUGIN_DIR ?= /usr/local/lib/docker/cli-plugins
-$(BUILDX):
-	@echo "building docker buildx $(BUILDX_VERSION)"
-	GOBIN=$(@D).tmp $(GO_INSTALL) -ldflags '-s -w -X github.com/docker/buildx/version.Version=$(BUILDX_VERSION)' \
-	  github.com/docker/buildx/cmd/buildx@$(BUILDX_VERSION)
-	@mv $(@D).tmp/buildx $(@D).tmp/docker-buildx && rm -rf $(@D) && mv $(@D).tmp $(@D)
 
 .PHONY: buildx-plugin
 buildx-plugin: $(BUILDX) ## Build docker buildx from the Go module proxy and install it as a docker CLI plugin
@@ -207,4 +200,5 @@ test-containers: $(VENV_STAMP) $(REGISTRY_BIN) | $(HELM) ## pytest -m container:
 	$(PY) -m pytest tests/images -m container
 
 .PHONY: lint-dockerfiles test-images test-containers
-TEST_TARGETS += lint-dockerfiles test-containers
+# `make test` runs these (the Makefile orders every area's checks).
+IMAGE_CHECKS := lint-dockerfiles test-containers

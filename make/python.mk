@@ -24,8 +24,10 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-python: $(VENV_STAMP) ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
+# tests/chart renders with $(HELM); tests/reliability checks its fuzzed renders with the pinned
+# kubeconform and kube-linter against the generated schemas: `tools` builds them all.
+test-python: $(VENV_STAMP) | tools ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
 	$(PY) -m pytest -m "not container and not e2e"
 
-# `make test` runs them after every other check (the Makefile appends them last).
+# `make test` runs them after every other check (the Makefile orders them last).
 PYTHON_CHECKS := lint-python test-python

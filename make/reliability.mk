@@ -1,18 +1,17 @@
-# Reliability and security (issue 8): values fuzzing, PSS restricted, exposure and secret checks on
+# Reliability and security: values fuzzing, PSS restricted, exposure and secret checks on
 # the chart; load, slow/oversize clients, schema fuzzing and replica kills on Serve; worker and
 # driver kills in Ray Train; token auth on a real Ray head. Tests in tests/reliability.
 #
 # `make test` runs them at their small sizes through test-python (pytest collects tests/, so a
 # separate TEST_TARGETS entry would run them twice); test-reliability is the quick loop over this
-# area alone. `make reliability` runs them at the full sizes the issue sets (600 values mutations,
+# area alone. `make reliability` runs them at their full sizes (600 values mutations,
 # 10,000 requests per app at concurrency 64, ...). Each size can be overridden, e.g.
 # `make reliability RELIABILITY_LOAD_REQUESTS=20000` (tests/reliability/sizes.py lists them).
 
 RELIABILITY_TESTS := tests/reliability
 # The fuzzed renders are checked with the pinned kubeconform and kube-linter (tools.mk) against the
-# generated schemas: test-python needs them too, as it runs these tests.
+# generated schemas, which `tools` builds.
 RELIABILITY_ENV = KUBECONFORM=$(KUBECONFORM) KUBE_LINTER=$(KUBE_LINTER)
-test-python: | tools
 
 .PHONY: test-reliability reliability
 test-reliability: | tools ## Reliability and security tests at small sizes (run by `make test` through test-python)

@@ -60,3 +60,71 @@ def test_make_test_runs_the_cluster_scenarios_after_the_image_checks() -> None:
     """make e2e pulls the images test-containers built and pushed, and comes before pytest's half hour."""
     order = make_rules()["test"]
     assert order.index("test-containers") < order.index("e2e") < order.index("test-python")
+
+
+def make_dry_run(*args: str) -> str:
+    """What `make -n ARGS` would run (nothing is built)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+# Paths that tests, tools/ and the README name: the tool table must keep them.
+TOOL_PATHS = {
+    "helm": "bin/helm-v4.2.4/helm",
+    "helm-unittest": "bin/helm-plugins-v1.1.2/unittest/helm-unittest",
+    "ct": "bin/ct-v3.14.0",
+    "kubeconform": "bin/kubeconform-v0.7.0",
+    "kube-linter": "bin/kube-linter-v0.8.3",
+    "helm-docs": "bin/helm-docs-v1.14.2",
+    "chartlock": "bin/chartlock",
+    "registry": "bin/registry-v3.1.2",
+    "buildx": "bin/buildx-v0.38.2/docker-buildx",
+    "etcd": "bin/etcd-v3.6.16",
+    "coredns": "bin/coredns-v1.14.7",
+    "kwok": "bin/kwok-v0.8.0",
+    "kube-router": "bin/kube-router-v2.1.0",
+    "kuberay-operator": "bin/kuberay-operator-v1.6.2",
+}
+
+
+@pytest.mark.parametrize("tool", sorted(TOOL_PATHS))
+def test_every_go_tool_has_a_rule_at_its_pinned_path(tool: str) -> None:
+    assert str(REPO_ROOT / TOOL_PATHS[tool]) in make_rules()
+
+
+def test_go_tools_are_built_by_the_one_rule_of_the_table() -> None:
+    """One generic rule in make/tools.mk runs go install: no .mk file has a hand-written copy."""
+    for mk in [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "make").glob("*.mk"))]:
+        text = mk.read_text()
+        uses = text.count("$(GO_INSTALL)") + text.count("$(GO) build")
+        assert uses == (1 if mk.name == "tools.mk" else 0), f"{mk.name} runs go install/build {uses} times"
+
+
+@pytest.mark.parametrize(
+    ("override", "path"),
+    [
+        ("CT_VERSION=v3.99.0", "bin/ct-v3.99.0"),
+        ("KUBE_ROUTER_VERSION=v2.99.0", "bin/kube-router-v2.99.0"),
+        ("HELM_UNITTEST_VERSION=v1.99.0", "bin/helm-plugins-v1.99.0/unittest"),
+    ],
+)
+def test_a_pin_change_builds_a_new_path(override: str, path: str) -> None:
+    """A tool's path carries its pin: moving the pin builds, an unchanged pin finds the file."""
+    target = "tools-build" if "ROUTER" not in override else str(REPO_ROOT / "bin/e2e/versions.json")
+    assert f"GOBIN={REPO_ROOT / path}.tmp " in make_dry_run(target, override)
+
+
+def test_each_target_has_its_prerequisites_in_one_file() -> None:
+    """A target's prerequisites are read in one place (.PHONY aside: each file declares its own)."""
+    files: dict[str, set[str]] = {}
+    for mk in [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "make").glob("*.mk"))]:
+        for line in mk.read_text().splitlines():
+            match = re.match(r"^([A-Za-z0-9_./ -]+):(?![=:])", line)
+            if match:
+                for target in match.group(1).split():
+                    files.setdefault(target, set()).add(mk.name)
+    split = {t: f for t, f in files.items() if len(f) > 1 and t != ".PHONY"}
+    assert not split, f"targets whose prerequisites are split across files: {split}"
