@@ -82,6 +82,9 @@ def measure(fn: Callable[[], float]) -> Measure:
         return Measure(value=None, error=f"{type(err).__name__}: {err}"[:500], load=load_average())
 
 
+DIFFERENCE_AT_MOST = "<= plain +"
+
+
 @dataclass
 class Row:
     """One compared metric, measured in each run on both sides. ratio = ours / plain."""
@@ -91,7 +94,8 @@ class Row:
     plain: list[Measure] = field(default_factory=list)
     ours: list[Measure] = field(default_factory=list)
     higher_is_better: bool = True
-    # The target on the ratio, e.g. (">=", 2.0); None: reported without a target.
+    # The target on the ratio, e.g. (">=", 2.0), or on the difference, ("<= plain +", 3.0) for
+    # "ours at most plain's value + 3"; None: reported without a target.
     target: tuple[str, float] | None = None
     plain_name: str = "plain"
     ours_name: str = "ray-aks"
@@ -128,10 +132,15 @@ class Row:
         }
         return out
 
+    def differences(self) -> list[float]:
+        return [o.value - p.value for p, o in zip(self.plain, self.ours, strict=False) if p.ok and o.ok]
+
     def target_met(self, ratios: list[float]) -> bool | None:
         if not self.target or not ratios:
             return None
         op, bound = self.target
+        if op == DIFFERENCE_AT_MOST:
+            return statistics.median(self.differences()) <= bound
         median = statistics.median(ratios)
         return median >= bound if op == ">=" else median <= bound
 

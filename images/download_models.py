@@ -70,8 +70,9 @@ TINY_CORPUS = [
 ]
 
 
-def build_test_causal_lm(directory: Path) -> Path:
-    """A GPT-2 with 2 small layers and a byte-level BPE tokenizer trained here, saved like a hub model."""
+def build_test_causal_lm(directory: Path, layers: int = 2, width: int = 32, heads: int = 2) -> Path:
+    """A GPT-2 (2 small layers unless told) with a byte-level BPE tokenizer trained here, saved like a
+    hub model. The serving benchmark builds distilgpt2's shape: 6 layers, width 768, 12 heads."""
     os.environ.update(OFFLINE_ENV)
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
@@ -89,9 +90,9 @@ def build_test_causal_lm(directory: Path) -> Path:
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
+        n_embd=width,
+        n_layer=layers,
+        n_head=heads,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )

@@ -156,3 +156,20 @@ def test_builder_args_model_refuses_unknown_and_invalid_args() -> None:
 
 def test_the_scenarios_are_yaml_files_of_the_chart() -> None:
     assert SCENARIOS and all(Path(p).parent == CHART_DIR / "ci" for p in SCENARIOS)
+
+
+def test_the_serve_cluster_runs_with_the_serve_settings_of_local_serve() -> None:
+    """rayService.throughputOptimized renders ray_aks.serving.local.SERVE_ENV, no more and no less, on
+    every container of the Serve cluster: the pods serve as `ray-aks serve`, the tests and the
+    benchmarks do."""
+    from ray_aks.serving.local import SERVE_ENV
+
+    services = _of_kind("RayService")
+    assert services
+    for where, service in services:
+        cluster = service["spec"]["rayClusterConfig"]
+        pods = [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]
+        for pod in pods:
+            env = {e["name"]: e.get("value") for e in pod["template"]["spec"]["containers"][0]["env"]}
+            rendered = {name: value for name, value in env.items() if name.startswith("RAY_SERVE_")}
+            assert rendered == SERVE_ENV, where

@@ -27,6 +27,9 @@ def _init_ray(attempts: int = 5) -> None:
     # As tests/chart/ray_head.py does: a loaded 2-core machine can take longer than Ray's default
     # 60 s to start the dashboard.
     os.environ.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "300")
+    from ray_aks.serving.local import apply_serve_env
+
+    apply_serve_env()  # the Serve settings users get, before Ray's processes start
     me = psutil.Process()
     for attempt in range(1, attempts + 1):
         before = {child.pid for child in me.children(recursive=True)}

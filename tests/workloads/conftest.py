@@ -16,7 +16,9 @@ RAY_START_ATTEMPTS = 3
 def ray_local() -> Iterator[None]:
     """A real local Ray with 2 CPUs. The dashboard stays on: Ray Train's controller polls its state API."""
     import ray
+    from ray_aks.serving.local import apply_serve_env
 
+    apply_serve_env()  # the Serve settings users get, before Ray's processes start
     # Ray waits a fixed 30 s for its raylet to register; on a loaded 2-core machine that can run out,
     # so a failed start is retried rather than erroring every test that needs Ray.
     for attempt in range(1, RAY_START_ATTEMPTS + 1):

@@ -19,7 +19,7 @@ import numpy as np
 import requests
 
 from images import download_models
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 
 # Small replicas: 2 CPUs are shared with Ray Data and Ray Train tests.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
@@ -37,33 +37,15 @@ def read_reply(conn: socket.socket, until: bytes) -> str:
 
 
 def serve_base_url() -> str:
-    """Start Serve (once per process) on the session's Ray and return the proxy's base URL."""
+    """Start Serve (once per process) on the session's Ray and return its HTTP ingress's base URL."""
     global _serve_port
-    import ray
-    from ray import serve
+    from ray_aks.serving.local import start_serve
 
     if _serve_port is None:
         port = free_port()
-        options = {"host": "127.0.0.1", "port": port}
-        try:
-            serve.start(http_options=options)
-        except (ray.exceptions.ActorDiedError, TimeoutError):
-            # On a loaded machine the controller can restart a slow-starting proxy while
-            # serve.start waits on the first one; the controller is up, so connect to it.
-            serve.start(http_options=options)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _proxy_listening(url), timeout=300, what=f"Serve's HTTP proxy at {url}")
+        start_serve(port=port)
         _serve_port = port
     return f"http://127.0.0.1:{_serve_port}"
-
-
-def _proxy_listening(url: str) -> bool:
-    # Any answer will do: /-/routes is 503 "no routes" until the first app is deployed.
-    try:
-        requests.get(f"{url}/-/routes", timeout=5)
-        return True
-    except requests.RequestException:
-        return False
 
 
 @contextmanager

@@ -5,6 +5,7 @@ Serve and queried over real HTTP at the URL the command prints."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -91,6 +92,23 @@ def test_a_vanishing_temperature_decodes_greedily_instead_of_failing(url: str) -
         response = generate(url, {"input": prompt, "temperature": temperature})
         assert response.status_code == 200, response.text
         assert response.json() == greedy
+
+
+def test_concurrent_requests_share_generate_calls_and_get_their_own_answers(url: str) -> None:
+    """Greedy answers do not depend on the batch: each concurrent request gets what it gets alone,
+    with its own max_new_tokens, although the requests shared generate calls."""
+    bodies = [
+        {"input": TINY_CORPUS[i % len(TINY_CORPUS)][: 5 + 3 * i], "max_new_tokens": 2 + i % 10}
+        for i in range(24)
+    ]
+    alone = [generate(url, body).json() for body in bodies[:4]]
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(lambda body: generate(url, body), bodies))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    assert [r.json() for r in responses[:4]] == alone
+    batch_sizes = [int(r.headers["x-batch-size"]) for r in responses]
+    assert max(batch_sizes) > 1, f"every generate call had one request: {sorted(set(batch_sizes))}"
+    assert max(batch_sizes) <= 10  # TextgenRuntime's max_batch_size (seed 003's)
 
 
 def test_generation_params_within_limits_are_accepted(url: str) -> None:

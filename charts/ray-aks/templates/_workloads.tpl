@@ -152,6 +152,29 @@ answers; the workloads wait for it that long instead of training untracked. */}}
 {{- $env | toJson -}}
 {{- end -}}
 
+{{/*
+ray-aks.serveEnv: JSON list of the Serve cluster's env for Serve's throughput-optimized mode (empty
+when rayService.throughputOptimized is false): the same variables as ray_aks.serving.local.SERVE_ENV
+(tests/chart/test_contract.py checks they agree). An entry of rayService.env with the same name wins.
+Takes the root context.
+*/}}
+{{- define "ray-aks.serveEnv" -}}
+{{- $env := list -}}
+{{- if .Values.rayService.throughputOptimized -}}
+{{- $overridden := list -}}
+{{- range .Values.rayService.env -}}
+{{- $overridden = append $overridden .name -}}
+{{- end -}}
+{{- $settings := dict "RAY_SERVE_THROUGHPUT_OPTIMIZED" "1" "RAY_SERVE_ENABLE_HA_PROXY" "1" "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S" "30" -}}
+{{- range $name := keys $settings | sortAlpha -}}
+{{- if not (has $name $overridden) -}}
+{{- $env = append $env (dict "name" $name "value" (get $settings $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $env | toJson -}}
+{{- end -}}
+
 {{/* ray-aks.shellWord: a value as one shell word (single-quoted unless plainly safe). Takes the value. */}}
 {{- define "ray-aks.shellWord" -}}
 {{- $word := include "ray-aks.scalarString" . -}}

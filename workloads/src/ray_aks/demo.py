@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
-from ray_aks.processes import free_port, wait_for
+from ray_aks.processes import free_port
+from ray_aks.serving.local import apply_serve_env, start_serve
 from ray_aks.tracking.local_server import mlflow_server
 
 # Replicas share 2 CPUs with Serve's controller and proxy; nothing reaches a model hub.
@@ -77,6 +78,7 @@ def start_ray(temp_dir: Path, attempts: int = 3) -> str:
     """
     import ray
 
+    apply_serve_env()
     for attempt in range(1, attempts + 1):
         try:
             context = ray.init(
@@ -126,32 +128,6 @@ def stop_ray_processes(temp_dir: Path, timeout: float = 30) -> None:
             time.sleep(0.5)
         if not ours():
             return
-
-
-def start_serve() -> str:
-    """Serve's HTTP proxy on a free loopback port; returns its base URL once it answers."""
-    import ray
-    import requests
-    from ray import serve
-
-    port = free_port()
-    options = {"host": "127.0.0.1", "port": port}
-    try:
-        serve.start(http_options=options)
-    except (ray.exceptions.ActorDiedError, TimeoutError):
-        # On a loaded machine the controller may restart a slow proxy while serve.start waits.
-        serve.start(http_options=options)
-    url = f"http://127.0.0.1:{port}"
-
-    def listening() -> bool:
-        try:
-            requests.get(f"{url}/-/routes", timeout=5)  # 503 until an app is deployed: any answer
-            return True
-        except requests.RequestException:
-            return False
-
-    wait_for(listening, timeout=300, what=f"Serve's HTTP proxy at {url}")
-    return url
 
 
 def write_inputs(data_dir: Path) -> tuple[Path, Path]:
@@ -275,7 +251,7 @@ def run(workdir: Path, epochs: int) -> None:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
             step(f"Serve: the MNIST app loads models:/{MODEL_NAME}@{MODEL_ALIAS} from the MLflow registry")
-            base = start_serve()
+            base = start_serve(port=free_port())
             model_uri = f"models:/{MODEL_NAME}@{MODEL_ALIAS}"
             serve.run(
                 mnist.app({"model": model_uri, "tracking_uri": tracking_uri, **REPLICA}),

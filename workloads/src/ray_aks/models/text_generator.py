@@ -1,7 +1,8 @@
 """Causal-LM text generation (distilgpt2 in the images) answering like transformers' pipeline. No Ray.
 
 `generate` returns [{"generated_text": prompt + continuation}], the shape of
-`pipeline("text-generation")(prompt)` that the seed's /text/simple-gen returned.
+`pipeline("text-generation")(prompt)` that the seed's /text/simple-gen returned; `generate_batch`
+answers many prompts in as few model calls as their decoding settings allow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ class GenerationParams:
     max_new_tokens: int
     temperature: float  # 0 (or below GREEDY_BELOW_TEMPERATURE) means greedy decoding
     top_p: float
+
+    def sampling_key(self) -> tuple[float, float] | None:
+        """None for greedy decoding, else (temperature, top_p): requests with one key batch together."""
+        if self.temperature < GREEDY_BELOW_TEMPERATURE:
+            return None
+        return (self.temperature, self.top_p)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt checked against the context, ready for generate_batch."""
+
+    text: str
+    tokens: tuple[int, ...]
+    params: GenerationParams
 
 
 class TextGenerator:
@@ -49,24 +65,56 @@ class TextGenerator:
     def count_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(prompt)["input_ids"])
 
-    def generate(self, prompt: str, params: GenerationParams) -> list[dict[str, Any]]:
-        import torch
-
-        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-        prompt_tokens = inputs["input_ids"].shape[1]
-        if prompt_tokens + params.max_new_tokens > self.context_length:
+    def prepare(self, prompt: str, params: GenerationParams) -> Prompt:
+        """The prompt's tokens; PromptTooLongError when they and the new tokens exceed the context."""
+        tokens = self.tokenizer(prompt)["input_ids"]
+        if len(tokens) + params.max_new_tokens > self.context_length:
             raise PromptTooLongError(
-                f"the prompt is {prompt_tokens} tokens; with max_new_tokens={params.max_new_tokens} "
+                f"the prompt is {len(tokens)} tokens; with max_new_tokens={params.max_new_tokens} "
                 f"that exceeds the model's context of {self.context_length} tokens"
             )
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            if params.temperature >= GREEDY_BELOW_TEMPERATURE
-            else {"do_sample": False}
-        )
+        return Prompt(prompt, tuple(tokens), params)
+
+    def generate(self, prompt: str, params: GenerationParams) -> list[dict[str, Any]]:
+        return self.generate_batch([self.prepare(prompt, params)])[0]
+
+    def generate_batch(self, prompts: list[Prompt]) -> list[list[dict[str, Any]]]:
+        """Each prompt's answer, in order. Prompts that decode alike (greedy, or the same temperature
+        and top_p) share one `model.generate` call, left-padded, run to the group's largest
+        max_new_tokens; each answer keeps its own first max_new_tokens tokens, which is what a call
+        of its own would give (decoding one token does not depend on how many follow)."""
+        answers: list[list[dict[str, Any]]] = [[] for _ in prompts]
+        groups: dict[tuple[float, float] | None, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(prompt.params.sampling_key(), []).append(index)
+        for key, indices in groups.items():
+            continuations = self._generate_group([prompts[i] for i in indices], key)
+            for index, continuation in zip(indices, continuations, strict=True):
+                answers[index] = [{"generated_text": prompts[index].text + continuation}]
+        return answers
+
+    def _generate_group(self, prompts: list[Prompt], key: tuple[float, float] | None) -> list[str]:
+        import torch
+
+        longest = max(len(p.tokens) for p in prompts)
+        pad = self.pad_token_id
+        # Left padding: every prompt ends where generation starts.
+        padding = [longest - len(p.tokens) for p in prompts]
+        input_ids = torch.tensor([[pad] * n + list(p.tokens) for n, p in zip(padding, prompts, strict=True)])
+        attention_mask = torch.tensor([[0] * n + [1] * (longest - n) for n in padding])
+        sampling: dict[str, Any] = {"do_sample": False}
+        if key is not None:
+            sampling = {"do_sample": True, "temperature": key[0], "top_p": key[1]}
         with torch.inference_mode():
             output = self.model.generate(
-                **inputs, max_new_tokens=params.max_new_tokens, pad_token_id=self.pad_token_id, **sampling
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
+                max_new_tokens=max(p.params.max_new_tokens for p in prompts),
+                pad_token_id=pad,
+                **sampling,
             )
-        continuation = self.tokenizer.decode(output[0, prompt_tokens:], skip_special_tokens=True)
-        return [{"generated_text": prompt + continuation}]
+        new_tokens = output[:, longest:]
+        return [
+            self.tokenizer.decode(row[: p.params.max_new_tokens], skip_special_tokens=True)
+            for row, p in zip(new_tokens, prompts, strict=True)
+        ]

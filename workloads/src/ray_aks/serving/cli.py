@@ -101,13 +101,16 @@ def serve(
     import ray
     from ray import serve as ray_serve
 
+    from ray_aks.serving.local import apply_serve_env, start_serve
+
     if not ray.is_initialized():
         if not block and address is None and not os.environ.get("RAY_ADDRESS"):
             # A Ray started by this command stops when it exits, and the apps with it.
             raise typer.BadParameter("--no-block needs --address (or RAY_ADDRESS) of a running Ray cluster")
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            apply_serve_env()  # a Ray started here gets the Serve settings the chart's pods get
         ray.init(address=address)
-    ray_serve.start(http_options={"host": host, "port": port})
-    base = f"http://{host}:{port}"
+    base = start_serve(host, port)
     for name, application in applications.items():
         prefix = "/" if len(names) == 1 else PREFIX_WHEN_ALL[name]
         ray_serve.run(application, name=name, route_prefix=prefix)

@@ -50,7 +50,13 @@ class BatchedRuntime(HttpLimits):
 
     max_batch_size: int = Field(32, ge=1, le=4096, description="Most requests run in one model call.")
     batch_wait_timeout_s: float = Field(
-        0.01, ge=0, le=60, description="Longest wait for a batch to fill before it runs."
+        0.0,
+        ge=0,
+        le=60,
+        description=(
+            "Extra wait for a batch to fill once the model is free. 0: run what queued while the model "
+            "was busy, and a lone request at once."
+        ),
     )
 
 

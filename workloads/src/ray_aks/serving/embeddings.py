@@ -14,7 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from ray import serve
 from ray.serve import Application
 
-from ray_aks.serving.config import BatchedRuntime, DeploymentArgs, parse_args
+from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
+from ray_aks.serving.deployment import BatchedService, build_application
 from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api
 
 IMPORT_PATH = "ray_aks.serving.embeddings:app"
@@ -101,6 +102,7 @@ def build_api(backend: EmbeddingsBackend) -> FastAPI:
         title="Text embeddings",
         description=f"Sentence embeddings from {backend.args.model}; requests are batched across clients.",
         limits=lambda: backend.runtime,
+        model=backend.args.model,
     )
     EmbeddingsRequest = request_model(backend.args)
 
@@ -111,20 +113,20 @@ def build_api(backend: EmbeddingsBackend) -> FastAPI:
         response.headers[BATCH_TEXTS_HEADER] = str(batch_texts)
         return {"model": backend.args.model, "dimension": backend.dimension, "embeddings": vectors.tolist()}
 
-    @api.get("/healthz", summary="Ready once the model is loaded")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "model": backend.args.model}
-
     return api
 
 
 @serve.deployment(name="EmbeddingService")
 @serve.ingress()
-class EmbeddingService:
+class EmbeddingService(BatchedService[EmbeddingsArgs, EmbeddingsRuntime]):
+    args_model = EmbeddingsArgs
+    runtime_model = EmbeddingsRuntime
+    api_builder = build_api
+
     def __init__(self, args: dict[str, Any]):
         from ray_aks.models.text_embedder import SentenceEmbedder
 
-        self.args = EmbeddingsArgs.model_validate(args)
+        super().__init__(args)
         self.embedder = SentenceEmbedder(
             self.args.model,
             device=self.args.device,
@@ -133,28 +135,20 @@ class EmbeddingService:
             encode_batch_size=self.args.encode_batch_size,
         )
         self.dimension = self.embedder.dimension
-        self.runtime = self.args.user_config
+        self.start_batching(self._embed_batch)
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        self.runtime = EmbeddingsRuntime.model_validate(user_config)
-        self.embed.set_max_batch_size(self.runtime.max_batch_size)
-        self.embed.set_batch_wait_timeout_s(self.runtime.batch_wait_timeout_s)
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int, int]:
+        (vectors, batch_texts), batch_requests = await self.batcher.submit(texts)
+        return vectors, batch_requests, batch_texts
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
-    async def embed(self, requests: list[list[str]]) -> list[tuple[np.ndarray, int, int]]:
+    async def _embed_batch(self, requests: list[list[str]]) -> list[tuple[np.ndarray, int]]:
         """All texts of the batched requests go through the model in one call, then split back."""
         texts = [text for request in requests for text in request]
         vectors = await asyncio.to_thread(self.embedder.embed, texts)
         ends = np.cumsum([len(request) for request in requests])[:-1]
-        return [(part, len(requests), len(texts)) for part in np.split(vectors, ends)]
-
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return build_api(self)
+        return [(part, len(texts)) for part in np.split(vectors, ends)]
 
 
 def app(args: EmbeddingsArgs | dict[str, Any]) -> Application:
     """serveConfigV2 builder: `import_path: ray_aks.serving.embeddings:app`, `args:` as in EmbeddingsArgs."""
-    parsed = parse_args(EmbeddingsArgs, args, IMPORT_PATH)
-    return EmbeddingService.options(**parsed.deployment_options(parsed.user_config)).bind(
-        parsed.model_dump(mode="json")
-    )
+    return build_application(EmbeddingService, EmbeddingsArgs, args, IMPORT_PATH)

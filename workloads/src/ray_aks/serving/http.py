@@ -133,11 +133,16 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_api(title: str, description: str, limits: Callable[[], HttpLimits]) -> FastAPI:
-    """A FastAPI app with the shared limits and error handling; the app adds its routes."""
+def create_api(title: str, description: str, limits: Callable[[], HttpLimits], model: str) -> FastAPI:
+    """A FastAPI app with the shared limits, error handling and `GET /healthz`; the app adds its routes."""
     api = FastAPI(title=title, description=description, version="1.0.0")
     api.add_middleware(BodyLimitMiddleware, limits=limits)
     api.add_exception_handler(RequestValidationError, _validation_error_handler)
+
+    @api.get("/healthz", summary="Ready once the model is loaded")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "model": model}
+
     return api
 
 

@@ -27,7 +27,8 @@ from pydantic import (
 from ray import serve
 from ray.serve import Application
 
-from ray_aks.serving.config import BatchedRuntime, DeploymentArgs, parse_args
+from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
+from ray_aks.serving.deployment import BatchedService, build_application
 from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api, raise_validation_error
 from ray_aks.serving.images import IMAGE_SIZE, ImageDecodeError, decode_base64, to_mnist_pixels
 from ray_aks.serving.model_source import check_model_source
@@ -219,6 +220,7 @@ def build_api(backend: MnistBackend) -> FastAPI:
         title="MNIST digit classifier",
         description="Classifies a 28x28 handwritten digit. Requests are batched across clients.",
         limits=lambda: backend.runtime,
+        model=backend.args.model,
     )
 
     async def answer(pixels: np.ndarray, response: Response) -> Prediction:
@@ -256,39 +258,35 @@ def build_api(backend: MnistBackend) -> FastAPI:
     async def predict_seed(request: Request, response: Response) -> Prediction:
         return await answer(await read_seed_pixels(request), response)
 
-    @api.get("/healthz", summary="Ready once the model is loaded")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "model": backend.args.model}
-
     return api
 
 
 @serve.deployment(name="MnistService")
 @serve.ingress()
-class MnistService:
-    """One replica: the model, a batch queue, and a FastAPI app built after the model loads."""
+class MnistService(BatchedService[MnistArgs, BatchedRuntime]):
+    """One replica: the model, the batcher, and a FastAPI app built after the model loads."""
+
+    args_model = MnistArgs
+    runtime_model = BatchedRuntime
+    api_builder = build_api
 
     def __init__(self, args: dict[str, Any]):
         import torch
 
         from ray_aks.serving.model_source import load_mnist_model
 
-        self.args = MnistArgs.model_validate(args)
+        super().__init__(args)
         torch.set_num_threads(self.args.threads)
         self.device = self.args.device
         self.model = load_mnist_model(self.args.model, self.args.tracking_uri, self.device)
-        self.runtime = self.args.user_config
+        self.start_batching(self._classify_batch)
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        self.runtime = BatchedRuntime.model_validate(user_config)
-        self.classify.set_max_batch_size(self.runtime.max_batch_size)
-        self.classify.set_batch_wait_timeout_s(self.runtime.batch_wait_timeout_s)
+    async def classify(self, pixels: np.ndarray) -> tuple[np.ndarray, int]:
+        return await self.batcher.submit(pixels)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def classify(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+    async def _classify_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
         # The forward pass runs in a thread so the event loop keeps queueing the next batch.
-        probabilities = await asyncio.to_thread(self._forward, np.stack(images))
-        return [(row, len(images)) for row in probabilities]
+        return list(await asyncio.to_thread(self._forward, np.stack(images)))
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -297,13 +295,7 @@ class MnistService:
             logits = self.model(torch.from_numpy(batch).unsqueeze(1).to(self.device))
             return torch.softmax(logits, dim=1).cpu().numpy()
 
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return build_api(self)
-
 
 def app(args: MnistArgs | dict[str, Any]) -> Application:
     """serveConfigV2 builder: `import_path: ray_aks.serving.mnist:app` with `args:` as in MnistArgs."""
-    parsed = parse_args(MnistArgs, args, IMPORT_PATH)
-    return MnistService.options(**parsed.deployment_options(parsed.user_config)).bind(
-        parsed.model_dump(mode="json")
-    )
+    return build_application(MnistService, MnistArgs, args, IMPORT_PATH)

@@ -3,27 +3,31 @@
 The seed's client sends {"input": "..."} and gets what transformers' text-generation pipeline
 returns: [{"generated_text": "<input><continuation>"}]. Optional max_new_tokens, temperature
 (0, or anything below 0.001, = greedy) and top_p are bounded by the builder args; their defaults are
-runtime knobs.
+runtime knobs. Concurrent requests share generate calls (seed 003 batched up to 10; see batching.py).
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request class built in build_api.
+import asyncio
 from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ray import serve
 from ray.serve import Application
 
-from ray_aks.serving.config import DeploymentArgs, HttpLimits, parse_args
-from ray_aks.serving.http import BODY_ERRORS, create_api, raise_validation_error
+from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
+from ray_aks.serving.deployment import BatchedService, build_application
+from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api, raise_validation_error
 
 IMPORT_PATH = "ray_aks.serving.textgen:app"
 DEFAULT_MODEL = "distilgpt2"
 EXAMPLE_PROMPT = "Once upon a time"
 
 
-class TextgenRuntime(HttpLimits):
-    """Runtime knobs (user_config): generation defaults for requests that leave a field out."""
+class TextgenRuntime(BatchedRuntime):
+    """Runtime knobs (user_config): batching, and generation defaults for requests that leave a field out."""
+
+    max_batch_size: int = Field(10, ge=1, le=4096, description="Most requests in one generate call.")
 
     default_max_new_tokens: int = Field(50, ge=1, description="New tokens when a request gives none.")
     default_temperature: float = Field(0.0, ge=0, description="0 decodes greedily; > 0 samples.")
@@ -37,7 +41,9 @@ class TextgenArgs(DeploymentArgs):
     max_input_chars: int = Field(2000, ge=1, le=1_000_000, description="Longest accepted `input`.")
     max_new_tokens_limit: int = Field(256, ge=1, le=8192, description="Largest accepted max_new_tokens.")
     max_temperature: float = Field(2.0, ge=0, le=100, description="Largest accepted temperature.")
-    max_ongoing_requests: int = Field(4, ge=1, description="Generations one replica runs at once.")
+    max_ongoing_requests: int = Field(
+        20, ge=1, description="Requests one replica takes at once (queued for, or in, a batch)."
+    )
     user_config: TextgenRuntime = Field(default_factory=TextgenRuntime)
 
     @model_validator(mode="after")
@@ -100,6 +106,10 @@ class TextgenBackend(Protocol):
     runtime: TextgenRuntime
     generator: Any  # ray_aks.models.text_generator.TextGenerator
 
+    async def generate(self, prompt: Any) -> tuple[list[dict[str, Any]], int]:
+        """A prepared Prompt's answer and the number of requests in its generate call."""
+        ...
+
 
 def build_api(backend: TextgenBackend) -> FastAPI:
     from ray_aks.models.text_generator import GenerationParams, PromptTooLongError
@@ -108,17 +118,17 @@ def build_api(backend: TextgenBackend) -> FastAPI:
         title="Text generation",
         description=f"Continues a prompt with a causal language model ({backend.args.model}).",
         limits=lambda: backend.runtime,
+        model=backend.args.model,
     )
     SimpleGenRequest = request_model(backend.args)
 
-    # A sync route: FastAPI runs it in a thread pool, so generation never blocks the event loop.
     @api.post(
         "/text/simple-gen",
         response_model=list[GeneratedText],
         summary="Continue a prompt",
         responses=BODY_ERRORS,
     )
-    def simple_gen(request: SimpleGenRequest) -> list[dict[str, Any]]:
+    async def simple_gen(request: SimpleGenRequest, response: Response) -> list[dict[str, Any]]:
         runtime = backend.runtime
         params = GenerationParams(
             max_new_tokens=request.max_new_tokens or runtime.default_max_new_tokens,
@@ -126,38 +136,44 @@ def build_api(backend: TextgenBackend) -> FastAPI:
             top_p=request.top_p or runtime.default_top_p,
         )
         try:
-            return backend.generator.generate(request.input, params)
+            # Tokenizing takes well under a millisecond: the prompt is checked here, so that one
+            # request too long for the context never fails the batch it would have joined.
+            prompt = backend.generator.prepare(request.input, params)
         except PromptTooLongError as err:
             raise_validation_error([{"type": "too_long", "loc": ("input",), "msg": str(err)}])
             raise  # unreachable: raise_validation_error always raises
-
-    @api.get("/healthz", summary="Ready once the model is loaded")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "model": backend.args.model}
+        answer, batch_size = await backend.generate(prompt)
+        response.headers[BATCH_SIZE_HEADER] = str(batch_size)
+        return answer
 
     return api
 
 
 @serve.deployment(name="TextGenService")
 @serve.ingress()
-class TextGenService:
+class TextGenService(BatchedService[TextgenArgs, TextgenRuntime]):
+    args_model = TextgenArgs
+    runtime_model = TextgenRuntime
+    api_builder = build_api
+
     def __init__(self, args: dict[str, Any]):
         from ray_aks.models.text_generator import TextGenerator
 
-        self.args = TextgenArgs.model_validate(args)
+        super().__init__(args)
         self.generator = TextGenerator(self.args.model, self.args.device, self.args.threads)
-        self.runtime = self.args.user_config
+        self.start_batching(self._generate_batch)
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        self.runtime = check_runtime(TextgenRuntime.model_validate(user_config), self.args)
+    def check_runtime(self, runtime: TextgenRuntime) -> TextgenRuntime:
+        return check_runtime(runtime, self.args)
 
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return build_api(self)
+    async def generate(self, prompt: Any) -> tuple[list[dict[str, Any]], int]:
+        return await self.batcher.submit(prompt)
+
+    async def _generate_batch(self, prompts: list[Any]) -> list[list[dict[str, Any]]]:
+        # In a thread, so the event loop keeps taking requests for the next batch.
+        return await asyncio.to_thread(self.generator.generate_batch, prompts)
 
 
 def app(args: TextgenArgs | dict[str, Any]) -> Application:
     """serveConfigV2 builder: `import_path: ray_aks.serving.textgen:app` with `args:` as in TextgenArgs."""
-    parsed = parse_args(TextgenArgs, args, IMPORT_PATH)
-    return TextGenService.options(**parsed.deployment_options(parsed.user_config)).bind(
-        parsed.model_dump(mode="json")
-    )
+    return build_application(TextGenService, TextgenArgs, args, IMPORT_PATH)
