@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=",".join(ORDER), help="comma-separated: " + ",".join(ORDER))
     parser.add_argument("--runs", type=int, default=3, help="runs per comparison (median, min, max)")
-    parser.add_argument("--serve-seconds", type=float, default=8.0, help="measured seconds per load point")
+    parser.add_argument("--serve-seconds", type=float, default=6.0, help="measured seconds per load point")
     parser.add_argument("--serve-concurrency", default="1,8,32", help="comma-separated client counts")
     parser.add_argument("--embed-rows", type=int, default=8000, help="texts embedded per run")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive map_batches reference side")

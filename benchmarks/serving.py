@@ -167,7 +167,7 @@ def side(result: LoadResult | Exception, field: str) -> Measure:
 
 def run(
     runs: int = 3,
-    seconds: float = 8.0,
+    seconds: float = 6.0,
     concurrencies: tuple[int, ...] = (1, 8, 32),
     apps: tuple[str, ...] = APPS,
     replica_threads: int = 2,
