@@ -16,8 +16,7 @@ Every helper takes a dict:
   clusterId  optional logical name of the cluster, the pods' `ray-aks/cluster` label: "cluster" (the
              default) for the chart's RayCluster; a RayJob or the RayService passes its own, so
              NetworkPolicies can allow traffic within one Ray cluster and no further
-  extraEnv, extraVolumes, extraVolumeMounts
-             optional lists the caller adds to every Ray container/pod (e.g. MLFLOW_TRACKING_URI)
+  extraEnv   optional list of env vars the caller adds to every Ray container (e.g. MLFLOW_TRACKING_URI)
 The pod helpers also take `component` ("head" or "worker"), `group` (head or worker group values)
 and `groupKey` (the group's values path).
 */}}
@@ -68,7 +67,8 @@ headServiceAnnotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 headGroupSpec:
-  serviceType: {{ $head.serviceType }}
+  {{- /* Never exposed beyond the cluster: the Jobs API and the client port run code (SECURITY.md). */}}
+  serviceType: ClusterIP
   rayStartParams:
     {{- include "ray-aks.rayStartParams" $head.rayStartParams | nindent 4 }}
   template:
@@ -230,7 +230,7 @@ spec:
           mountPath: /mnt/cluster_storage
           readOnly: {{ $storage.readOnly }}
         {{- end }}
-        {{- with concat ($group.volumeMounts | default list) (.extraVolumeMounts | default list) }}
+        {{- with $group.volumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
@@ -242,7 +242,7 @@ spec:
         claimName: {{ $storage.existingClaim | default (include "ray-aks.sharedClaimName" $ctx) | quote }}
         readOnly: {{ $storage.readOnly }}
     {{- end }}
-    {{- with concat ($group.volumes | default list) (.extraVolumes | default list) }}
+    {{- with $group.volumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}

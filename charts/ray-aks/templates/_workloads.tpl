@@ -117,7 +117,6 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides, keyPrefix 
 {{- $cluster := deepCopy $values.rayCluster -}}
 {{- $_ := unset $cluster "enabled" -}}
 {{- $_ := unset $cluster "name" -}}
-{{- $_ := set $cluster.head "serviceType" "ClusterIP" -}}
 {{- $_ := set $cluster.head "serviceAnnotations" dict -}}
 {{- $_ := set $cluster.gcsFaultTolerance "enabled" false -}}
 {{- $overrides := deepCopy (.overrides | default dict) -}}

@@ -1,0 +1,39 @@
+{{/*
+Validation that the schema cannot state, run once per render from templates/validate.yaml.
+
+ray-aks.removedValues: keys that earlier versions of the chart took, each with what to do instead
+(the chart README's "Upgrading" section lists them). A values file that still sets one fails with a
+message naming it: the schema lets these keys through (so this message, not a generic one, is
+what the user reads), and nothing renders them.
+*/}}
+{{- define "ray-aks.removedValues" -}}
+{{- $removed := dict
+  "head.serviceType" "was removed: the head Service is always ClusterIP (its Jobs API and client port run code on the cluster, see SECURITY.md). Reach the dashboard with kubectl port-forward and expose Serve with rayService.service"
+-}}
+{{- $clusters := dict "rayCluster" .Values.rayCluster -}}
+{{- with .Values.rayService -}}
+{{- $_ := set $clusters "rayService.rayCluster" (.rayCluster | default dict) -}}
+{{- end -}}
+{{- range $kind := list "rayJobs" "rayCronJobs" -}}
+{{- $entries := get $.Values $kind | default dict -}}
+{{- range $key, $entry := $entries -}}
+{{- if kindIs "map" $entry -}}
+{{- $_ := set $clusters (printf "%s.%s.rayCluster" $kind $key) ($entry.rayCluster | default dict) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $prefix := keys $clusters | sortAlpha -}}
+{{- $cluster := get $clusters $prefix -}}
+{{- range $path := keys $removed | sortAlpha -}}
+{{- $group := get $cluster (first (splitList "." $path)) -}}
+{{- if and (kindIs "map" $group) (hasKey $group (last (splitList "." $path))) -}}
+{{- fail (printf "%s.%s %s" $prefix $path (get $removed $path)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ray-aks.validate: every check of this file. Takes the root context. */}}
+{{- define "ray-aks.validate" -}}
+{{- include "ray-aks.removedValues" . -}}
+{{- end -}}
