@@ -22,6 +22,26 @@ with `context` (the root, `$`) and what they describe, like argo-helm's _common.
 {{- end -}}
 {{- end -}}
 
+{{/*
+ray-aks.suffixedName: `<fullname>-<suffix>` in at most 63 characters. The fullname is shortened,
+never the suffix, so two objects of one release keep distinct names. Takes a dict: context, suffix.
+*/}}
+{{- define "ray-aks.suffixedName" -}}
+{{- $suffix := printf "-%s" .suffix -}}
+{{- printf "%s%s" (include "ray-aks.fullname" .context | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
+{{- end -}}
+
+{{/*
+ray-aks.checkDnsLabel: fail unless `name` is a DNS-1035 label (lowercase letters, digits and '-',
+starting with a letter) of at most `max` characters. The message names `key`, the values key that
+sets the name, and `why` (optional) says where the limit comes from. Takes a dict: name, key, max, why.
+*/}}
+{{- define "ray-aks.checkDnsLabel" -}}
+{{- if or (gt (len .name) (int .max)) (not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" .name)) -}}
+{{- fail (printf "%s %q must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter) of at most %d characters%s; set %s to choose one" .key .name (int .max) (ternary (printf " (%s)" .why) "" (not (empty .why))) .key) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* ray-aks.chart: `<chart>-<version>` for the helm.sh/chart label. Takes the root context. */}}
 {{- define "ray-aks.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
@@ -140,7 +160,7 @@ the key. Takes the root context.
 
 {{/* ray-aks.mlflowName: name of the MLflow tracking server's Deployment and Service. Takes the root context. */}}
 {{- define "ray-aks.mlflowName" -}}
-{{- printf "%s-mlflow" (include "ray-aks.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "ray-aks.suffixedName" (dict "context" . "suffix" "mlflow") -}}
 {{- end -}}
 
 {{/*

@@ -10,7 +10,7 @@ prometheus-operator and azure-managed, and refuses any other flavor naming the k
 
 {{/* ray-aks.headPodMonitorName: name of the heads' PodMonitor (its Prometheus job is `<namespace>/<name>`). Takes the root context. */}}
 {{- define "ray-aks.headPodMonitorName" -}}
-{{- printf "%s-ray-head" (include "ray-aks.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "ray-aks.suffixedName" (dict "context" . "suffix" "ray-head") -}}
 {{- end -}}
 
 {{/*

@@ -36,11 +36,6 @@ Takes the root context.
 {{- toJson $ids -}}
 {{- end -}}
 
-{{/* ray-aks.networkPolicyName: `<fullname>-<suffix>`, at most 63 characters. Takes a dict: context, suffix. */}}
-{{- define "ray-aks.networkPolicyName" -}}
-{{- $suffix := printf "-%s" .suffix -}}
-{{- printf "%s%s" (include "ray-aks.fullname" .context | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
-{{- end -}}
 
 {{/* ray-aks.rayPodSelector: a LabelSelector of every Ray pod of the release. Takes the root context. */}}
 {{- define "ray-aks.rayPodSelector" -}}
