@@ -25,7 +25,7 @@ from tools.render_chart import render
 
 EXTERNAL = {
     "mlflow.database.type": "external",
-    "mlflow.database.existingSecret": "mlflow-db",
+    "mlflow.database.uri.secretName": "mlflow-db",
     "mlflow.artifactsDestination": "/mlflow/blob/artifacts",
 }
 

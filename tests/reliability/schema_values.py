@@ -72,7 +72,7 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
         mlflow["enabled"] = True
         mlflow["database"]["type"] = "external"
     if mlflow["database"]["type"] == "external":
-        mlflow["database"]["existingSecret"] = mlflow["database"]["existingSecret"] or "mlflow-database"
+        mlflow["database"]["uri"]["secretName"] = mlflow["database"]["uri"]["secretName"] or "mlflow-database"
         if not mlflow["sharedStorage"]["enabled"]:
             mlflow["artifactsDestination"] = (
                 mlflow["artifactsDestination"] or "wasbs://mlflow@account.blob.core.windows.net/mlflow"

@@ -33,7 +33,33 @@ what the user reads), and nothing renders them.
 {{- end -}}
 {{- end -}}
 
+{{/*
+ray-aks.renamedValues: keys that moved, each with its new path (the "Upgrading" section lists them).
+A values file that still sets the old path fails with a message naming the new one.
+*/}}
+{{- define "ray-aks.renamedValues" -}}
+{{- $renamed := dict
+  "mlflow.database.existingSecret" "mlflow.database.uri.secretName"
+  "mlflow.database.secretKey" "mlflow.database.uri.secretKey"
+-}}
+{{- range $old := keys $renamed | sortAlpha -}}
+{{- $node := $.Values -}}
+{{- $found := true -}}
+{{- range $part := splitList "." $old -}}
+{{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}
+{{- $node = get $node $part -}}
+{{- else -}}
+{{- $found = false -}}
+{{- end -}}
+{{- end -}}
+{{- if $found -}}
+{{- fail (printf "%s was renamed to %s: every Secret reference of the chart is {secretName, secretKey}" $old (get $renamed $old)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* ray-aks.validate: every check of this file. Takes the root context. */}}
 {{- define "ray-aks.validate" -}}
 {{- include "ray-aks.removedValues" . -}}
+{{- include "ray-aks.renamedValues" . -}}
 {{- end -}}

@@ -41,8 +41,8 @@ key. Takes the root context.
 {{- fail (printf "mlflow.replicas must be 1 with mlflow.database.type sqlite (got %d): one SQLite file on a ReadWriteOnce volume has one writer; use an external database to run more" (int $m.replicas)) -}}
 {{- end -}}
 {{- if not $sqlite -}}
-{{- if not $m.database.existingSecret -}}
-{{- fail "mlflow.database.existingSecret is required when mlflow.database.type is external (an existing Secret whose key mlflow.database.secretKey holds the database URI)" -}}
+{{- if not $m.database.uri.secretName -}}
+{{- fail "mlflow.database.uri.secretName is required when mlflow.database.type is external (an existing Secret whose key mlflow.database.uri.secretKey holds the database URI)" -}}
 {{- end -}}
 {{- if not (or $m.artifactsDestination $m.sharedStorage.enabled) -}}
 {{- fail "mlflow.artifactsDestination is required when mlflow.database.type is external (e.g. wasbs://<container>@<account>.blob.core.windows.net/mlflow), unless mlflow.sharedStorage.enabled: the chart's PVC is for SQLite only" -}}
