@@ -42,6 +42,19 @@ sets the name, and `why` (optional) says where the limit comes from. Takes a dic
 {{- end -}}
 {{- end -}}
 
+{{/*
+ray-aks.port: the number of a named port, the one place each is written. Ray's: gcs 6379,
+dashboard (and the Jobs API) 8265, client 10001, serve 8000, metrics 8080, autoscalerMetrics 44217,
+dashboardMetrics 44227; and mlflow 5000 (the tracking server's container). Takes the name.
+*/}}
+{{- define "ray-aks.port" -}}
+{{- $ports := dict "gcs" 6379 "dashboard" 8265 "client" 10001 "serve" 8000 "metrics" 8080 "autoscalerMetrics" 44217 "dashboardMetrics" 44227 "mlflow" 5000 -}}
+{{- if not (hasKey $ports .) -}}
+{{- fail (printf "ray-aks.port: no port named %q" .) -}}
+{{- end -}}
+{{- get $ports . -}}
+{{- end -}}
+
 {{/* ray-aks.chart: `<chart>-<version>` for the helm.sh/chart label. Takes the root context. */}}
 {{- define "ray-aks.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}

@@ -181,29 +181,29 @@ spec:
       ports:
         {{- if $isHead }}
         - name: gcs-server
-          containerPort: 6379
+          containerPort: {{ include "ray-aks.port" "gcs" }}
           protocol: TCP
         - name: dashboard
-          containerPort: 8265
+          containerPort: {{ include "ray-aks.port" "dashboard" }}
           protocol: TCP
         - name: client
-          containerPort: 10001
+          containerPort: {{ include "ray-aks.port" "client" }}
           protocol: TCP
         - name: serve
-          containerPort: 8000
+          containerPort: {{ include "ray-aks.port" "serve" }}
           protocol: TCP
         {{- if $cluster.autoscaler.enabled }}
         {{- /* Served by the autoscaler sidecar (same pod network); the head PodMonitor scrapes it by name. */}}
         - name: as-metrics
-          containerPort: 44217
+          containerPort: {{ include "ray-aks.port" "autoscalerMetrics" }}
           protocol: TCP
         {{- end }}
         - name: dash-metrics
-          containerPort: 44227
+          containerPort: {{ include "ray-aks.port" "dashboardMetrics" }}
           protocol: TCP
         {{- end }}
         - name: metrics
-          containerPort: 8080
+          containerPort: {{ include "ray-aks.port" "metrics" }}
           protocol: TCP
       {{- $env := concat ($group.env | default list) (.extraEnv | default list) }}
       {{- with $env }}
