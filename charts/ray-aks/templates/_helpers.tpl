@@ -49,9 +49,6 @@ dashboardMetrics 44227; and mlflow 5000 (the tracking server's container). Takes
 */}}
 {{- define "ray-aks.port" -}}
 {{- $ports := dict "gcs" 6379 "dashboard" 8265 "client" 10001 "serve" 8000 "metrics" 8080 "autoscalerMetrics" 44217 "dashboardMetrics" 44227 "mlflow" 5000 -}}
-{{- if not (hasKey $ports .) -}}
-{{- fail (printf "ray-aks.port: no port named %q" .) -}}
-{{- end -}}
 {{- get $ports . -}}
 {{- end -}}
 
