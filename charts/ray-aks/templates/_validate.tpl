@@ -25,8 +25,7 @@ what the user reads), and nothing renders them.
 {{- range $prefix := keys $clusters | sortAlpha -}}
 {{- $cluster := get $clusters $prefix -}}
 {{- range $path := keys $removed | sortAlpha -}}
-{{- $group := get $cluster (first (splitList "." $path)) -}}
-{{- if and (kindIs "map" $group) (hasKey $group (last (splitList "." $path))) -}}
+{{- if include "ray-aks.isSet" (dict "values" $cluster "path" $path) -}}
 {{- fail (printf "%s.%s %s" $prefix $path (get $removed $path)) -}}
 {{- end -}}
 {{- end -}}
@@ -43,19 +42,27 @@ A values file that still sets the old path fails with a message naming the new o
   "mlflow.database.secretKey" "mlflow.database.uri.secretKey"
 -}}
 {{- range $old := keys $renamed | sortAlpha -}}
-{{- $node := $.Values -}}
+{{- if include "ray-aks.isSet" (dict "values" $.Values "path" $old) -}}
+{{- fail (printf "%s was renamed to %s: every Secret reference of the chart is {secretName, secretKey}" $old (get $renamed $old)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.isSet: "true" when the dotted `path` (e.g. "mlflow.database.secretKey") names a key of
+`values`, whatever its value; empty otherwise. Takes a dict: values, path.
+*/}}
+{{- define "ray-aks.isSet" -}}
+{{- $node := .values -}}
 {{- $found := true -}}
-{{- range $part := splitList "." $old -}}
+{{- range $part := splitList "." .path -}}
 {{- if and $found (kindIs "map" $node) (hasKey $node $part) -}}
 {{- $node = get $node $part -}}
 {{- else -}}
 {{- $found = false -}}
 {{- end -}}
 {{- end -}}
-{{- if $found -}}
-{{- fail (printf "%s was renamed to %s: every Secret reference of the chart is {secretName, secretKey}" $old (get $renamed $old)) -}}
-{{- end -}}
-{{- end -}}
+{{- if $found }}true{{ end -}}
 {{- end -}}
 
 {{/* ray-aks.validate: every check of this file. Takes the root context. */}}
