@@ -14,9 +14,9 @@ SCHEMA_LOCATIONS = $(K8S_SCHEMA_DIR)/{{.NormalizedKubernetesVersion}}-standalone
                     $(CRD_SCHEMA_DIR)/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
 KUBERAY_HELM_REPO := https://ray-project.github.io/kuberay-helm/
 
-CHART_CHECKS := lint-chart test-chart-unit ct-lint validate kube-lint docs-check chart-lock-check
+CHART_CHECKS := lint-chart test-chart-unit ct-lint validate kube-lint docs-check chart-lock-check schema-check
 
-.PHONY: $(CHART_CHECKS) chart-renders test-chart test-chart-python docs chart-lock deps
+.PHONY: $(CHART_CHECKS) chart-renders test-chart test-chart-python docs chart-lock deps schema
 
 # Every check waits for `tools`, which builds whatever is missing two at a time (a no-op when warm).
 $(CHART_CHECKS) chart-renders test-chart-python: | tools
@@ -76,6 +76,20 @@ chart-lock-check: ## Fail when charts/ray-aks/Chart.lock is out of sync with Cha
 
 chart-lock: | tools ## Write charts/ray-aks/Chart.lock offline (exact versions from Chart.yaml, helm's digest)
 	$(CHARTLOCK) write $(CHART)
+
+# values.schema.json is hand-written with $refs to Kubernetes types; tools/schemas/chart_values.py
+# fills in those types (from the oldest Kubernetes version's OpenAPI documents, the module the
+# kubeconform schemas come from), the descriptions from values.yaml's "# --" comments and the
+# workload cluster override definitions. $(1): the chart folder.
+SCHEMA_KUBERNETES_VERSION := $(firstword $(KUBERNETES_VERSIONS))
+chart_values = dir=$(call go_module_dir,k8s.io/kubernetes@v$(SCHEMA_KUBERNETES_VERSION)) && test -d "$$dir/api/openapi-spec/v3" && \
+  $(PY) -m tools.schemas.chart_values "$$dir/api/openapi-spec/v3" --chart $(1)
+
+schema: | $(VENV_STAMP) ## Regenerate charts/ray-aks/values.schema.json's Kubernetes types, descriptions and derived definitions
+	@$(call chart_values,$(CHART))
+
+schema-check: ## Fail when charts/ray-aks/values.schema.json is not what `make schema` generates
+	$(call check_generated,values.schema.json,$(call chart_values,"$$chart") >/dev/null,schema)
 
 deps: | tools ## Fetch the kuberay-operator subchart into charts/ray-aks/charts/ (needs the KubeRay chart repo)
 	$(HELM) repo add kuberay $(KUBERAY_HELM_REPO) --force-update

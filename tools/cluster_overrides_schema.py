@@ -2,11 +2,13 @@
 
 `rayJobs.<job>.rayCluster` and `rayService.rayCluster` are merged over `rayCluster`, so they take
 the same keys with the same types, but none is required (a job sets only what differs) and
-`enabled`/`name` do not apply. values.schema.json keeps the derived copies as
-`definitions.clusterOverrides` and `definitions.workerGroupOverrides`; this derives them from
-`properties.rayCluster` and `definitions.workerGroup`, so a change there is one command away:
+`enabled`/`name` do not apply. Helm reads one self-contained values.schema.json, so the derived
+schemas sit in it as `definitions.clusterOverrides` and `definitions.workerGroupOverrides`; they are
+never edited by hand: `make schema` (tools/schemas/chart_values.py) derives them from
+`properties.rayCluster` and `definitions.workerGroup` with derive() below, and `make schema-check`
+fails when the committed ones differ. Without the Kubernetes documents at hand:
 
-    python -m tools.cluster_overrides_schema --write   # rewrite the two definitions
+    python -m tools.cluster_overrides_schema --write   # rewrite the two definitions only
     python -m tools.cluster_overrides_schema           # exit 1 when they are stale
 
 tests/chart/test_workload_values_schema.py runs the check.

@@ -14,16 +14,6 @@ import re
 # (values path pattern, why it renders invalid objects, the fix)
 KNOWN_CHART_GAPS: list[tuple[str, str, str]] = [
     (
-        r"(rayCluster|mlflow)\.(podSecurityContext|securityContext)(\..*)?",
-        "the schema types them as free objects; wrong types, unknown fields or an empty drop list render",
-        "type their fields in values.schema.json (runAsUser integer >= 1, runAsNonRoot const true, ...)",
-    ),
-    (
-        r"rayCluster\.(head|workerGroups\.[^.]+)\.(affinity|tolerations)(\[\d+\])?(\..*)?",
-        "free objects/arrays of objects in the schema; unknown fields and wrong types render",
-        "the Kubernetes Affinity/Toleration fields in the schema",
-    ),
-    (
         r"(fullnameOverride|nameOverride)",
         "object names render unquoted: a YAML 1.1 word such as 'yes' or 'on' becomes a boolean",
         "quote the names in the templates (the schema already refuses anything but a DNS label)",

@@ -78,7 +78,8 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
                 mlflow["artifactsDestination"] or "wasbs://mlflow@account.blob.core.windows.net/mlflow"
             )
     if values["monitoring"]["prometheusRule"]["enabled"]:
-        values["monitoring"].update(enabled=True, flavor="prometheus-operator")
+        values["monitoring"]["podMonitors"]["enabled"] = True
+        values["monitoring"]["flavor"] = "prometheus-operator"
     if values["workloadIdentity"]["enabled"] and not values["workloadIdentity"]["clientId"]:
         values["workloadIdentity"]["clientId"] = "00000000-0000-0000-0000-000000000000"
     if not values["serviceAccount"]["create"] and not values["serviceAccount"]["name"]:

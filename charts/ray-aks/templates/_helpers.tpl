@@ -1,6 +1,8 @@
 {{/*
-Names, labels, images and validation. Helpers that need more than the root context take a dict
-with `context` (the root, `$`) and what they describe, like argo-helm's _common.tpl.
+Names, labels, metadata, the pod-level fields every pod shares, images and the object-name check
+(ray-aks.checkDnsLabel; every other check is in _validate.tpl). Helpers that need more than the
+root context take a dict with `context` (the root, `$`) and what they describe, like argo-helm's
+_common.tpl.
 */}}
 
 {{/* ray-aks.name: the chart name, or nameOverride. Takes the root context. */}}
@@ -81,7 +83,76 @@ app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 app.kubernetes.io/part-of: ray-aks
 {{- end -}}
 
-{{/* ray-aks.serviceAccountName: the ServiceAccount of every Ray pod. Takes the root context. */}}
+{{/*
+ray-aks.metadata: an object's metadata: name, namespace (unless `clusterScoped`), the labels of
+every object with `component` and the extra `labels`, and `annotations` when there are any.
+Takes a dict: context (root), name, component (optional), labels, annotations, clusterScoped (optional maps and bool).
+*/}}
+{{- define "ray-aks.metadata" -}}
+name: {{ .name }}
+{{- if not .clusterScoped }}
+namespace: {{ .context.Release.Namespace }}
+{{- end }}
+labels:
+  {{- include "ray-aks.labels" . | nindent 2 }}
+  {{- with .labels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with .annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+ray-aks.podLabels: the labels of a pod of `component`: the extra `labels`, the workload identity
+label when workloadIdentity.enabled (and `workloadIdentity` is not false), then the selector labels.
+Takes a dict: context (root), component, labels (optional map), workloadIdentity (optional bool, default true).
+*/}}
+{{- define "ray-aks.podLabels" -}}
+{{- $labels := deepCopy (.labels | default dict) -}}
+{{- if and .context.Values.workloadIdentity.enabled (ne (toString .workloadIdentity) "false") -}}
+{{- $_ := set $labels "azure.workload.identity/use" "true" -}}
+{{- end -}}
+{{- $labels = mergeOverwrite $labels (include "ray-aks.selectorLabels" . | fromYaml) -}}
+{{- toYaml $labels -}}
+{{- end -}}
+
+{{/*
+ray-aks.podSpec: the pod-level fields every pod of the chart (Ray heads and workers, RayJob
+submitters, MLflow, the `helm test` pod) writes the same way: the ServiceAccount and whether its
+token is mounted, global.imagePullSecrets, the priority class (`priorityClassName`, else
+global.priorityClassName), `runtimeClassName`, the pod security context, and the scheduling fields
+of `scheduling` (nodeSelector, tolerations, affinity, topologySpreadConstraints: a values map such
+as a worker group's or mlflow's). Takes a dict: context (root), automountServiceAccountToken (bool),
+podSecurityContext, and optionally priorityClassName, runtimeClassName, scheduling.
+*/}}
+{{- define "ray-aks.podSpec" -}}
+{{- $values := .context.Values -}}
+serviceAccountName: {{ include "ray-aks.serviceAccountName" .context }}
+automountServiceAccountToken: {{ .automountServiceAccountToken }}
+{{- with $values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .priorityClassName | default $values.global.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- with .runtimeClassName }}
+runtimeClassName: {{ . | quote }}
+{{- end }}
+securityContext:
+  {{- toYaml .podSecurityContext | nindent 2 }}
+{{- $scheduling := .scheduling | default dict }}
+{{- range $key := list "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" }}
+{{- with get $scheduling $key }}
+{{ $key }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* ray-aks.serviceAccountName: the ServiceAccount of every pod of the chart. Takes the root context. */}}
 {{- define "ray-aks.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "ray-aks.fullname" .) .Values.serviceAccount.name -}}
@@ -153,19 +224,6 @@ Takes the resources dict.
 {{- define "ray-aks.requestsGPU" -}}
 {{- $resources := . | default dict -}}
 {{- if or (hasKey ($resources.limits | default dict) "nvidia.com/gpu") (hasKey ($resources.requests | default dict) "nvidia.com/gpu") -}}true{{- end -}}
-{{- end -}}
-
-{{/*
-ray-aks.validateChart: checks of top-level values the schema cannot express; each `fail` names
-the key. Takes the root context.
-*/}}
-{{- define "ray-aks.validateChart" -}}
-{{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
-{{- fail "serviceAccount.name is required when serviceAccount.create is false (the existing ServiceAccount the Ray pods run as)" -}}
-{{- end -}}
-{{- if and .Values.workloadIdentity.enabled .Values.serviceAccount.create (not .Values.workloadIdentity.clientId) -}}
-{{- fail "workloadIdentity.clientId is required when workloadIdentity.enabled is true (the client id of the managed identity the ServiceAccount federates with)" -}}
-{{- end -}}
 {{- end -}}
 
 {{/* ray-aks.mlflowName: name of the MLflow tracking server's Deployment and Service. Takes the root context. */}}

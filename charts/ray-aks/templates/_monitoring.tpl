@@ -28,11 +28,3 @@ Pass it as `extraEnv` to ray-aks.rayClusterSpec. Takes the root context.
 {{- end -}}
 {{- toJson $env -}}
 {{- end -}}
-
-{{/* ray-aks.monitoringLabels: the labels of the monitoring objects. Takes the root context. */}}
-{{- define "ray-aks.monitoringLabels" -}}
-{{- include "ray-aks.labels" (dict "context" . "component" "monitoring") }}
-{{- with .Values.monitoring.labels }}
-{{ toYaml . }}
-{{- end }}
-{{- end -}}

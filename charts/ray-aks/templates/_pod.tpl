@@ -5,27 +5,24 @@ for its `spec`, and so can a RayJob's `spec.rayClusterSpec` or a RayService's
 
   spec:
     rayClusterSpec:
-      {{- include "ray-aks.rayClusterSpec" (dict "context" $ "cluster" $cluster "keyPrefix" "rayJobs.train.rayCluster") | nindent 6 }}
+      {{- include "ray-aks.rayClusterSpec" (dict "context" $ "cluster" $cluster "clusterId" "job-train") | nindent 6 }}
 
 A job's cluster values can start from the chart's: `$cluster := mergeOverwrite (deepCopy .Values.rayCluster) $job.rayCluster`.
 
 Every helper takes a dict:
   context    the root context ($)
   cluster    cluster values shaped like .Values.rayCluster (a RayJob may pass a merged copy)
-  keyPrefix  the values path of `cluster`, used in error messages (e.g. "rayCluster")
   clusterId  optional logical name of the cluster, the pods' `ray-aks/cluster` label: "cluster" (the
              default) for the chart's RayCluster; a RayJob or the RayService passes its own, so
              NetworkPolicies can allow traffic within one Ray cluster and no further
   extraEnv   optional list of env vars the caller adds to every Ray container (e.g. MLFLOW_TRACKING_URI)
-The pod helpers also take `component` ("head" or "worker"), `group` (head or worker group values)
-and `groupKey` (the group's values path).
+The pod helpers also take `component` ("head" or "worker") and `group` (head or worker group values).
+The checks of `cluster` are ray-aks.validateRayCluster's (_validate.tpl), run once per render.
 */}}
 
-{{/* ray-aks.rayClusterSpec: a RayClusterSpec (ray.io/v1) after validating `cluster`. */}}
+{{/* ray-aks.rayClusterSpec: a RayClusterSpec (ray.io/v1); _validate.tpl checked `cluster` (ray-aks.validateRayCluster). */}}
 {{- define "ray-aks.rayClusterSpec" -}}
-{{- $ctx := .context -}}
 {{- $cluster := .cluster -}}
-{{- include "ray-aks.validateRayCluster" . -}}
 {{- $autoscaler := $cluster.autoscaler -}}
 rayVersion: {{ $cluster.rayVersion | quote }}
 enableInTreeAutoscaling: {{ $autoscaler.enabled }}
@@ -62,7 +59,7 @@ gcsFaultToleranceOptions:
   {{- end }}
 {{- end }}
 {{- $head := $cluster.head }}
-{{- with $head.serviceAnnotations }}
+{{- with ($head.service | default dict).annotations }}
 headServiceAnnotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -72,7 +69,7 @@ headGroupSpec:
   rayStartParams:
     {{- include "ray-aks.rayStartParams" $head.rayStartParams | nindent 4 }}
   template:
-    {{- include "ray-aks.rayPodTemplate" (merge (dict "component" "head" "group" $head "groupKey" (printf "%s.head" .keyPrefix)) .) | nindent 4 }}
+    {{- include "ray-aks.rayPodTemplate" (merge (dict "component" "head" "group" $head) .) | nindent 4 }}
 {{- $groups := list }}
 {{- range $name, $group := $cluster.workerGroups }}
 {{- if $group.enabled }}
@@ -94,7 +91,7 @@ workerGroupSpecs:
     rayStartParams:
       {{- include "ray-aks.rayStartParams" $group.rayStartParams | nindent 6 }}
     template:
-      {{- include "ray-aks.rayPodTemplate" (merge (dict "component" "worker" "group" $group "groupKey" (printf "%s.workerGroups.%s" $.keyPrefix $name)) $) | nindent 6 }}
+      {{- include "ray-aks.rayPodTemplate" (merge (dict "component" "worker" "group" $group) $) | nindent 6 }}
 {{- end }}
 {{- end }}
 {{- end -}}
@@ -119,7 +116,7 @@ workerGroupSpecs:
 
 {{/*
 ray-aks.rayPodTemplate: the PodTemplateSpec of a head or worker group. Takes the dict described at
-the top of this file, with component, group and groupKey.
+the top of this file, with component and group.
 */}}
 {{- define "ray-aks.rayPodTemplate" -}}
 {{- $ctx := .context -}}
@@ -127,53 +124,19 @@ the top of this file, with component, group and groupKey.
 {{- $cluster := .cluster -}}
 {{- $group := .group -}}
 {{- $isHead := eq .component "head" -}}
-{{- $labels := dict -}}
-{{- with $group.labels }}{{- $labels = merge $labels (deepCopy .) -}}{{- end -}}
-{{- if $values.workloadIdentity.enabled -}}
-{{- $_ := set $labels "azure.workload.identity/use" "true" -}}
-{{- end -}}
-{{- $labels = mergeOverwrite $labels (include "ray-aks.selectorLabels" (dict "context" $ctx "component" (printf "ray-%s" .component)) | fromYaml) -}}
-{{- $_ := set $labels "ray-aks/cluster" (.clusterId | default "cluster") -}}
+{{- $labels := mergeOverwrite (deepCopy ($group.labels | default dict)) (dict "ray-aks/cluster" (.clusterId | default "cluster")) -}}
 {{- $storage := $cluster.sharedStorage -}}
 metadata:
   labels:
-    {{- toYaml $labels | nindent 4 }}
+    {{- include "ray-aks.podLabels" (dict "context" $ctx "component" (printf "ray-%s" .component) "labels" $labels) | nindent 4 }}
   {{- with $group.annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 spec:
-  serviceAccountName: {{ include "ray-aks.serviceAccountName" $ctx }}
   {{- /* The autoscaler sidecar KubeRay adds to the head reads and scales pods through the API. */}}
-  automountServiceAccountToken: {{ or $values.serviceAccount.automountServiceAccountToken (and $isHead $cluster.autoscaler.enabled) }}
-  {{- with $values.global.imagePullSecrets }}
-  imagePullSecrets:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with ($group.priorityClassName | default $values.global.priorityClassName) }}
-  priorityClassName: {{ . | quote }}
-  {{- end }}
-  {{- with $group.runtimeClassName }}
-  runtimeClassName: {{ . | quote }}
-  {{- end }}
-  securityContext:
-    {{- toYaml $cluster.podSecurityContext | nindent 4 }}
-  {{- with $group.nodeSelector }}
-  nodeSelector:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $group.tolerations }}
-  tolerations:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $group.affinity }}
-  affinity:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- with $group.topologySpreadConstraints }}
-  topologySpreadConstraints:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+  {{- $automount := or $values.serviceAccount.automountServiceAccountToken (and $isHead $cluster.autoscaler.enabled) }}
+  {{- include "ray-aks.podSpec" (dict "context" $ctx "automountServiceAccountToken" $automount "podSecurityContext" $cluster.podSecurityContext "priorityClassName" $group.priorityClassName "runtimeClassName" $group.runtimeClassName "scheduling" $group) | nindent 2 }}
   containers:
     - name: {{ printf "ray-%s" .component }}
       image: {{ include "ray-aks.image" (dict "context" $ctx "image" (ternary (dict) $group.image $isHead) "fallback" $cluster.image) }}
@@ -245,69 +208,4 @@ spec:
     {{- with $group.volumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-{{- end -}}
-
-{{/*
-ray-aks.validateRayCluster: checks of cluster values the schema cannot express; each `fail` names
-the key under keyPrefix. Takes the dict described at the top of this file.
-*/}}
-{{- define "ray-aks.validateRayCluster" -}}
-{{- $ctx := .context -}}
-{{- $cluster := .cluster -}}
-{{- $p := .keyPrefix -}}
-{{- $gcs := $cluster.gcsFaultTolerance -}}
-{{- if $gcs.enabled -}}
-{{- if not $gcs.redisAddress -}}
-{{- fail (printf "%s.gcsFaultTolerance.redisAddress is required when %s.gcsFaultTolerance.enabled is true (host:port of the external Redis)" $p $p) -}}
-{{- end -}}
-{{- if hasKey ($cluster.head.rayStartParams | default dict) "redis-password" -}}
-{{- fail (printf "%s.head.rayStartParams.redis-password must not be set when %s.gcsFaultTolerance.enabled is true: use %s.gcsFaultTolerance.redisPassword" $p $p $p) -}}
-{{- end -}}
-{{- range ($cluster.head.env | default list) -}}
-{{- if has .name (list "RAY_REDIS_ADDRESS" "REDIS_PASSWORD") -}}
-{{- fail (printf "%s.head.env must not set %s when %s.gcsFaultTolerance.enabled is true: use %s.gcsFaultTolerance" $p .name $p $p) -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- $storage := $cluster.sharedStorage -}}
-{{- if and $storage.enabled (not $storage.existingClaim) (not $ctx.Values.sharedStorage.create.enabled) -}}
-{{- fail (printf "%s.sharedStorage.existingClaim is required when %s.sharedStorage.enabled is true and sharedStorage.create.enabled is false (an existing ReadWriteMany PVC, or the chart's)" $p $p) -}}
-{{- end -}}
-{{- $gpuGroups := 0 -}}
-{{- range $name, $group := $cluster.workerGroups -}}
-{{- if $group.enabled -}}
-{{- $key := printf "%s.workerGroups.%s" $p $name -}}
-{{- $min := int $group.minReplicas -}}
-{{- $max := int $group.maxReplicas -}}
-{{- $replicas := int (include "ray-aks.replicas" $group) -}}
-{{- if gt $min $max -}}
-{{- fail (printf "%s.minReplicas (%d) must be <= maxReplicas (%d)" $key $min $max) -}}
-{{- end -}}
-{{- if lt $replicas $min -}}
-{{- fail (printf "%s.minReplicas (%d) must be <= replicas (%d)" $key $min $replicas) -}}
-{{- end -}}
-{{- if gt $replicas $max -}}
-{{- fail (printf "%s.replicas (%d) must be <= maxReplicas (%d)" $key $replicas $max) -}}
-{{- end -}}
-{{- if and (not (kindIs "invalid" $group.idleTimeoutSeconds)) (not (and $cluster.autoscaler.enabled (eq $cluster.autoscaler.version "v2"))) -}}
-{{- fail (printf "%s.idleTimeoutSeconds needs the autoscaler v2 (%s.autoscaler.enabled true and %s.autoscaler.version v2)" $key $p $p) -}}
-{{- end -}}
-{{- $requests := $group.resources.requests | default dict -}}
-{{- $limits := $group.resources.limits | default dict -}}
-{{- if hasKey $requests "nvidia.com/gpu" -}}
-{{- if not (hasKey $limits "nvidia.com/gpu") -}}
-{{- fail (printf "%s.resources.limits.nvidia.com/gpu is required when requests set it (Kubernetes requires extended resources in limits)" $key) -}}
-{{- end -}}
-{{- if ne (toString (index $requests "nvidia.com/gpu")) (toString (index $limits "nvidia.com/gpu")) -}}
-{{- fail (printf "%s.resources.requests.nvidia.com/gpu (%v) must equal limits.nvidia.com/gpu (%v)" $key (index $requests "nvidia.com/gpu") (index $limits "nvidia.com/gpu")) -}}
-{{- end -}}
-{{- end -}}
-{{- if include "ray-aks.requestsGPU" $group.resources -}}
-{{- $gpuGroups = add1 $gpuGroups -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- if and $ctx.Values.global.gpu (eq $gpuGroups 0) -}}
-{{- fail (printf "global.gpu is true but no enabled group in %s.workerGroups requests nvidia.com/gpu (add one, e.g. -f charts/ray-aks-gpu-values.yaml)" $p) -}}
-{{- end -}}
 {{- end -}}

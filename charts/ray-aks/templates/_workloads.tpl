@@ -110,14 +110,14 @@ ray-aks.workloadCluster: the cluster values of a RayJob or the RayService, as JS
 with the head Service ClusterIP and no GCS fault tolerance, then `overrides` merged over it. Every
 Ray container runs the workload image: worker groups that request nvidia.com/gpu run `<tag>-gpu`
 (the GPU build of the same image), unless `overrides` names a group's image.
-Takes a dict: context, image (from ray-aks.workloadImage), overrides, keyPrefix (for errors).
+Takes a dict: context, image (from ray-aks.workloadImage), overrides.
 */}}
 {{- define "ray-aks.workloadCluster" -}}
 {{- $values := .context.Values -}}
 {{- $cluster := deepCopy $values.rayCluster -}}
 {{- $_ := unset $cluster "enabled" -}}
 {{- $_ := unset $cluster "name" -}}
-{{- $_ := set $cluster.head "serviceAnnotations" dict -}}
+{{- $_ := set $cluster.head "service" (dict "annotations" dict) -}}
 {{- $_ := set $cluster.gcsFaultTolerance "enabled" false -}}
 {{- $overrides := deepCopy (.overrides | default dict) -}}
 {{- $cluster = mergeOverwrite $cluster $overrides -}}
@@ -127,9 +127,6 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides, keyPrefix 
 {{- range $name, $group := $cluster.workerGroups -}}
 {{- if not ((get $groupOverrides $name | default dict).image) -}}
 {{- if include "ray-aks.requestsGPU" $group.resources -}}
-{{- if and $group.enabled $image.digest -}}
-{{- fail (printf "%s.workerGroups.%s.image is required when the workload image has a digest: the digest pins the CPU image, not its -gpu build" $.keyPrefix $name) -}}
-{{- end -}}
 {{- $_ := set $group "image" (dict "registry" $image.registry "repository" $image.repository "tag" (printf "%s-gpu" $image.tag)) -}}
 {{- else -}}
 {{- $_ := set $group "image" dict -}}
@@ -230,118 +227,20 @@ Takes a dict: context, job (merged values), cluster (the cluster values the job 
 {{- end -}}
 
 {{/*
-ray-aks.validateRayJob: checks of a job's values the schema cannot express, mirroring what KubeRay's
-ValidateRayJobSpec refuses; each `fail` names the key. Takes a dict: context, prefix (the job's values
-path, e.g. "rayJobs.mnist"), job (merged values), cluster (the cluster values the job runs on),
-kueue (bool: the RayJob is suspended for Kueue).
-*/}}
-{{- define "ray-aks.validateRayJob" -}}
-{{- $values := .context.Values -}}
-{{- $job := .job -}}
-{{- $p := .prefix -}}
-{{- if $job.useChartCluster -}}
-{{- if not $values.rayCluster.enabled -}}
-{{- fail (printf "%s.useChartCluster needs rayCluster.enabled: the job runs on the chart's RayCluster" $p) -}}
-{{- end -}}
-{{- if $job.rayCluster -}}
-{{- fail (printf "%s.rayCluster must be empty when %s.useChartCluster is true: a job runs on the chart's RayCluster (clusterSelector) or on a cluster of its own, not both" $p $p) -}}
-{{- end -}}
-{{- if $job.env -}}
-{{- fail (printf "%s.env must be empty when %s.useChartCluster is true (the chart's RayCluster is already running): use %s.runtimeEnv.env_vars" $p $p $p) -}}
-{{- end -}}
-{{- if eq $job.submissionMode "SidecarMode" -}}
-{{- fail (printf "%s.submissionMode SidecarMode needs a cluster of the job's own: it cannot be used with %s.useChartCluster" $p $p) -}}
-{{- end -}}
-{{- if gt (int $job.backoffLimit) 0 -}}
-{{- fail (printf "%s.backoffLimit must be 0 when %s.useChartCluster is true (KubeRay retries by creating a new cluster)" $p $p) -}}
-{{- end -}}
-{{- end -}}
-{{- $rules := $job.deletionRules | default list -}}
-{{- if .kueue -}}
-{{- if $job.useChartCluster -}}
-{{- fail (printf "%s.useChartCluster cannot be used with kueue.queueName: KubeRay does not suspend a RayJob that runs on an existing cluster, so Kueue cannot queue it" $p) -}}
-{{- end -}}
-{{- if or (not $job.shutdownAfterJobFinishes) $rules -}}
-{{- fail (printf "kueue.queueName needs %s.shutdownAfterJobFinishes true and %s.deletionRules []: Kueue suspends the RayJob, and KubeRay suspends only a RayJob that deletes its cluster when it ends" $p $p) -}}
-{{- end -}}
-{{- end -}}
-{{- if not $job.useChartCluster -}}
-{{- if and $rules $job.shutdownAfterJobFinishes -}}
-{{- fail (printf "%s.deletionRules and %s.shutdownAfterJobFinishes are exclusive (KubeRay refuses both): set shutdownAfterJobFinishes false to keep the rules, or deletionRules [] for the shutdown" $p $p) -}}
-{{- end -}}
-{{- if and (not $job.shutdownAfterJobFinishes) (gt (int $job.ttlSecondsAfterFinished) 0) -}}
-{{- fail (printf "%s.ttlSecondsAfterFinished needs %s.shutdownAfterJobFinishes true (KubeRay refuses a TTL without it); each of %s.deletionRules has its own condition.ttlSeconds" $p $p $p) -}}
-{{- end -}}
-{{- end -}}
-{{- include "ray-aks.validateDeletionRules" . -}}
-{{- end -}}
-
-{{/*
-ray-aks.validateDeletionRules: a job's deletionRules as KubeRay's validateDeletionRules checks them:
-one condition each, nothing that deletes the chart's RayCluster, no DeleteWorkers with the autoscaler,
-one rule per policy and condition, and TTLs that do not decrease from DeleteWorkers to DeleteCluster
-to DeleteSelf. Takes the dict of ray-aks.validateRayJob.
-*/}}
-{{- define "ray-aks.validateDeletionRules" -}}
-{{- $job := .job -}}
-{{- $p := .prefix -}}
-{{- $ttls := dict -}}
-{{- range $i, $rule := $job.deletionRules | default list -}}
-{{- $r := printf "%s.deletionRules[%d]" $p $i -}}
-{{- $condition := $rule.condition | default dict -}}
-{{- $jobStatus := $condition.jobStatus | default "" -}}
-{{- $deploymentStatus := $condition.jobDeploymentStatus | default "" -}}
-{{- if eq (empty $jobStatus) (empty $deploymentStatus) -}}
-{{- fail (printf "%s.condition needs exactly one of jobStatus (SUCCEEDED or FAILED) and jobDeploymentStatus (Failed)" $r) -}}
-{{- end -}}
-{{- if and $job.useChartCluster (has $rule.policy (list "DeleteCluster" "DeleteWorkers")) -}}
-{{- fail (printf "%s.policy %s would delete the chart's RayCluster: with %s.useChartCluster only DeleteSelf and DeleteNone apply" $r $rule.policy $p) -}}
-{{- end -}}
-{{- if and (not $job.useChartCluster) (eq $rule.policy "DeleteWorkers") $.cluster.autoscaler.enabled -}}
-{{- fail (printf "%s.policy DeleteWorkers needs the job cluster's autoscaler off (%s.rayCluster.autoscaler.enabled false): KubeRay refuses DeleteWorkers with autoscaling" $r $p) -}}
-{{- end -}}
-{{- $when := ternary (printf "jobStatus %s" $jobStatus) (printf "jobDeploymentStatus %s" $deploymentStatus) (not (empty $jobStatus)) -}}
-{{- $policies := get $ttls $when | default dict -}}
-{{- if hasKey $policies $rule.policy -}}
-{{- fail (printf "%s repeats the %s rule for %s: one rule per policy and condition" $r $rule.policy $when) -}}
-{{- end -}}
-{{- $_ := set $policies $rule.policy (int ($condition.ttlSeconds | default 0)) -}}
-{{- $_ := set $ttls $when $policies -}}
-{{- end -}}
-{{- range $when, $policies := $ttls -}}
-{{- $previous := "" -}}
-{{- range $policy := list "DeleteWorkers" "DeleteCluster" "DeleteSelf" -}}
-{{- if hasKey $policies $policy -}}
-{{- if and $previous (lt (get $policies $policy) (get $policies $previous)) -}}
-{{- fail (printf "%s.deletionRules: the %s TTL (%d) for %s must be >= the %s TTL (%d): KubeRay deletes the workers, then the cluster, then the RayJob" $p $policy (get $policies $policy) $when $previous (get $policies $previous)) -}}
-{{- end -}}
-{{- $previous = $policy -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-
-{{/*
 ray-aks.rayJobSpec: a RayJobSpec (a RayJob's `spec`, a RayCronJob's `spec.jobTemplate`) of a job's
-merged values, after validating them; every Ray pod of its cluster is labelled
-`ray-aks/cluster: <clusterId>`. Takes a dict: context, prefix (values path), job (merged values),
-clusterId, podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob).
+merged values (checked by ray-aks.validateJobs in _validate.tpl); every Ray pod of its cluster is
+labelled `ray-aks/cluster: <clusterId>`. Takes a dict: context, job (merged values), clusterId,
+podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob).
 */}}
 {{- define "ray-aks.rayJobSpec" -}}
 {{- $ctx := .context -}}
 {{- $job := .job -}}
-{{- $p := .prefix -}}
-{{- if not ($job.image.registry | default $ctx.Values.global.imageRegistry) -}}
-{{- fail (printf "%s.enabled needs an image registry: set global.imageRegistry (e.g. myacr.azurecr.io, where `make push` put the ray-aks images) or %s.image.registry" $p $p) -}}
-{{- end -}}
 {{- $image := include "ray-aks.workloadImage" (dict "context" $ctx "image" $job.image) | fromJson -}}
 {{- $mlflowEnv := include "ray-aks.mlflowEnv" $ctx | fromJsonArray -}}
 {{- $cluster := $ctx.Values.rayCluster -}}
-{{- $keyPrefix := printf "%s.rayCluster" $p -}}
 {{- if not $job.useChartCluster -}}
-{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ctx "image" $image "overrides" $job.rayCluster "keyPrefix" $keyPrefix) | fromJson -}}
+{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ctx "image" $image "overrides" $job.rayCluster) | fromJson -}}
 {{- end -}}
-{{- include "ray-aks.validateRayJob" (dict "context" $ctx "prefix" $p "job" $job "cluster" $cluster "kueue" .suspend) -}}
 {{- $runtimeEnv := deepCopy ($job.runtimeEnv | default dict) -}}
 {{- if and $job.useChartCluster $mlflowEnv -}}
 {{- $_ := set $runtimeEnv "env_vars" (merge (dict "MLFLOW_TRACKING_URI" (index $mlflowEnv 0).value) ($runtimeEnv.env_vars | default dict)) -}}
@@ -389,23 +288,11 @@ activeDeadlineSeconds: {{ int $job.activeDeadlineSeconds }}
 submitterPodTemplate:
   metadata:
     labels:
-      {{- include "ray-aks.selectorLabels" (dict "context" $ctx "component" "ray-job-submitter") | nindent 6 }}
-      {{- with .podLabels }}
-      {{- toYaml . | nindent 6 }}
-      {{- end }}
+      {{- /* No workload identity: the submitter only runs `ray job submit` against the head. */}}
+      {{- include "ray-aks.podLabels" (dict "context" $ctx "component" "ray-job-submitter" "labels" .podLabels "workloadIdentity" false) | nindent 6 }}
   spec:
     restartPolicy: Never
-    serviceAccountName: {{ include "ray-aks.serviceAccountName" $ctx }}
-    automountServiceAccountToken: {{ $ctx.Values.serviceAccount.automountServiceAccountToken }}
-    {{- with $ctx.Values.global.imagePullSecrets }}
-    imagePullSecrets:
-      {{- toYaml . | nindent 6 }}
-    {{- end }}
-    {{- with $ctx.Values.global.priorityClassName }}
-    priorityClassName: {{ . | quote }}
-    {{- end }}
-    securityContext:
-      {{- toYaml $cluster.podSecurityContext | nindent 6 }}
+    {{- include "ray-aks.podSpec" (dict "context" $ctx "automountServiceAccountToken" $ctx.Values.serviceAccount.automountServiceAccountToken "podSecurityContext" $cluster.podSecurityContext) | nindent 4 }}
     containers:
       - name: ray-job-submitter
         image: {{ include "ray-aks.image" (dict "context" $ctx "image" $image) }}
@@ -417,7 +304,7 @@ submitterPodTemplate:
 {{- end }}
 {{- if not $job.useChartCluster }}
 rayClusterSpec:
-  {{- include "ray-aks.rayClusterSpec" (dict "context" $ctx "cluster" $cluster "keyPrefix" $keyPrefix "clusterId" .clusterId "extraEnv" (concat $mlflowEnv (include "ray-aks.monitoringEnv" $ctx | fromJsonArray) ($job.env | default list))) | nindent 2 }}
+  {{- include "ray-aks.rayClusterSpec" (dict "context" $ctx "cluster" $cluster "clusterId" .clusterId "extraEnv" (concat $mlflowEnv (include "ray-aks.monitoringEnv" $ctx | fromJsonArray) ($job.env | default list))) | nindent 2 }}
 {{- end }}
 {{- end -}}
 
@@ -439,19 +326,10 @@ Takes the root context.
 {{- define "ray-aks.serveConfig" -}}
 {{- $values := .Values -}}
 {{- $apps := list -}}
-{{- $prefixes := dict -}}
 {{- range $name, $app := $values.rayService.applications -}}
 {{- if $app.enabled -}}
-{{- $key := printf "rayService.applications.%s" $name -}}
-{{- with get $prefixes $app.routePrefix -}}
-{{- fail (printf "%s.routePrefix %s is also the route prefix of rayService.applications.%s: each app needs its own" $key $app.routePrefix .) -}}
-{{- end -}}
-{{- $_ := set $prefixes $app.routePrefix $name -}}
 {{- $args := deepCopy ($app.args | default dict) -}}
 {{- with $app.autoscalingConfig -}}
-{{- if hasKey $args "num_replicas" -}}
-{{- fail (printf "%s.args.num_replicas and %s.autoscalingConfig are exclusive: set autoscalingConfig to null for a fixed replica count" $key $key) -}}
-{{- end -}}
 {{- $_ := set $args "autoscaling_config" (deepCopy .) -}}
 {{- end -}}
 {{- $actor := deepCopy ($app.rayActorOptions | default dict) -}}
@@ -459,9 +337,6 @@ Takes the root context.
 {{- $_ := set $args "ray_actor_options" $actor -}}
 {{- $apps = append $apps (dict "name" $name "import_path" $app.importPath "route_prefix" $app.routePrefix "args" $args) -}}
 {{- end -}}
-{{- end -}}
-{{- if not $apps -}}
-{{- fail "rayService.applications has no enabled application: enable one (mnist, textgen or embeddings) or set rayService.enabled false" -}}
 {{- end -}}
 {{- toYaml (dict "applications" $apps) -}}
 {{- end -}}
