@@ -29,30 +29,19 @@ MODULES = {"serving": serving, "embedding": embedding, "training": training, "ch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_ray(attempts: int = 3) -> None:
-    """A local Ray on the usable cores; retried, since Ray gives a raylet only 30 s to register."""
-    import ray
-    from ray_aks.models.packaged import OFFLINE_ENV
-    from ray_aks.processes import free_port
-    from ray_aks.serving.local import apply_serve_env
+def start_ray() -> None:
+    """A local Ray on the usable cores, with the Serve settings users get (the serving benchmark
+    measures them)."""
+    from ray_aks.local_ray import start_local_ray
 
-    apply_serve_env()  # the Serve settings users get (the serving benchmark measures them)
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(
-                num_cpus=len(os.sched_getaffinity(0)),
-                include_dashboard=True,  # Ray Train's controller polls the state API
-                dashboard_port=free_port(),
-                # Ray Train workers import benchmarks.training from the checkout.
-                runtime_env={"env_vars": OFFLINE_ENV | {"PYTHONPATH": str(ROOT)}},
-                logging_level="WARNING",
-            )
-            return
-        except Exception as err:  # "The current node timed out during startup" on a loaded machine
-            ray.shutdown()
-            if attempt == attempts:
-                raise
-            print(f"Ray did not start ({err}); retrying ({attempt}/{attempts})", flush=True)
+    from tools.minilm import OFFLINE_ENV
+
+    start_local_ray(
+        num_cpus=len(os.sched_getaffinity(0)),
+        # Ray Train workers import benchmarks.training from the checkout.
+        env_vars=OFFLINE_ENV | {"PYTHONPATH": str(ROOT)},
+        logging_level="WARNING",
+    )
 
 
 def write_markdown() -> Path:

@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray_aks.models.packaged import minilm_path
-
 from benchmarks.common import BenchmarkResult, Row, load_average, machine_facts, measure, print_facts
+from tools.minilm import minilm_path
 
 VOCABULARY = (
     "ray cluster kubernetes training model data batch embedding vector serve replica node pool gpu "

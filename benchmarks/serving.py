@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
 from ray_aks.processes import free_port
 from ray_aks.serving.local import SERVE_ENV
 
@@ -33,6 +32,7 @@ from benchmarks.common import (
     print_facts,
 )
 from benchmarks.loadgen import LoadResult, run_load
+from tools.minilm import OFFLINE_ENV, minilm_path
 
 APPS = ("mnist", "embeddings", "textgen")
 TARGET_CONCURRENCY = 32

@@ -122,7 +122,8 @@ def main() -> None:
         os.environ.update(env)
         start_ray()
         from ray import serve
-        from ray_aks.models.packaged import OFFLINE_ENV
+
+        from tools.minilm import OFFLINE_ENV
 
         replica = {
             "num_replicas": 1,

@@ -5,4 +5,4 @@ DEMO_EPOCHS ?= 3
 
 .PHONY: demo
 demo: $(VENV_STAMP) ## Local pipeline: preprocess, train (2 workers), MLflow registry, Serve MNIST + embeddings
-	$(PY) -m ray_aks.demo --workdir $(DEMO_DIR) --epochs $(DEMO_EPOCHS)
+	$(PY) -m tools.demo --workdir $(DEMO_DIR) --epochs $(DEMO_EPOCHS)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 # Shared with `make demo`: the tests use the same helpers the product does.
-from ray_aks.processes import free_port, stop_process_group, wait_for
+from ray_aks.processes import free_port, wait_for
+
+from tools.process_group import stop_process_group
 
 __all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_for"]
 

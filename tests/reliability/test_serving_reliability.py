@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
 from ray_aks.serving import embeddings, mnist
 
 from tests.conftest import wait_for
 from tests.reliability import sizes
 from tests.reliability.serve_load import replica_pids, rss_mib, run_load
 from tests.workloads.serving_fixtures import assert_no_server_errors, deployed, read_reply
+from tools.minilm import OFFLINE_ENV, minilm_path
 
 pytestmark = pytest.mark.slow
 

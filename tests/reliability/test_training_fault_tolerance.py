@@ -2,9 +2,9 @@
 (SIGKILL to the worker actor's PID, found through Ray's state API), and kills the driver; the
 `ray-aks train mnist` CLI runs as a separate driver, as a RayJob runs it.
 
-tests/workloads/test_train_mnist.py covers the workload's own fault injection (rank 0 exits after
-a checkpoint) and a second driver continuing a finished run; these tests kill from outside, at a
-moment the training code does not choose.
+tests/workloads/test_train_mnist.py covers a rank-0 exit right after a checkpoint (a test callback,
+tests/workloads/fault_injection.py) and a second driver continuing a finished run; these tests kill
+from outside, at a moment the training code does not choose.
 """
 
 from __future__ import annotations

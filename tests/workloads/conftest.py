@@ -5,37 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ray_aks.tracking import local_server
 
-from tests.conftest import free_port
+from tools import mlflow_server as local_mlflow
 
-RAY_START_ATTEMPTS = 3
+# What the tests' Ray gives every worker: no tokenizer thread pool forked into Ray's workers.
+# Workers import ray_aks from the installed (editable) package.
+RAY_ENV = {"TOKENIZERS_PARALLELISM": "false"}
+RAY_OBJECT_STORE_BYTES = 512 * 1024 * 1024
+
+
+def start_test_ray(attempts: int = 3) -> str:
+    """The tests' local Ray (2 CPUs, as on the 2-core CI machine); returns the dashboard URL."""
+    from ray_aks.local_ray import start_local_ray
+
+    return start_local_ray(
+        num_cpus=2, object_store_memory=RAY_OBJECT_STORE_BYTES, env_vars=RAY_ENV, attempts=attempts
+    )
 
 
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """A real local Ray with 2 CPUs. The dashboard stays on: Ray Train's controller polls its state API."""
     import ray
-    from ray_aks.serving.local import apply_serve_env
 
-    apply_serve_env()  # the Serve settings users get, before Ray's processes start
-    # Ray waits a fixed 30 s for its raylet to register; on a loaded 2-core machine that can run out,
-    # so a failed start is retried rather than erroring every test that needs Ray.
-    for attempt in range(1, RAY_START_ATTEMPTS + 1):
-        try:
-            ray.init(
-                num_cpus=2,
-                object_store_memory=512 * 1024 * 1024,
-                include_dashboard=True,
-                dashboard_port=free_port(),
-                # Tests run from the repo; workers import ray_aks from the installed (editable) package.
-                runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
-            )
-            break
-        except Exception:
-            ray.shutdown()
-            if attempt == RAY_START_ATTEMPTS:
-                raise
+    start_test_ray()
     yield
     ray.shutdown()
 
@@ -44,6 +37,6 @@ def ray_local() -> Iterator[None]:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `mlflow server` on loopback with a SQLite backend (the one `make demo` runs); yields its
     tracking URI and stops it, with its helper processes, after the session."""
-    with local_server.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+    with local_mlflow.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
         server.wait_healthy(timeout=900)
         yield server.uri

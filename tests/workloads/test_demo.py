@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ray_aks import demo
+
+from tools import demo
 
 
 @pytest.mark.parametrize(("argv", "message"), [(["--epochs", "0"], "--epochs must be at least 1"),

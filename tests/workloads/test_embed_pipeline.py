@@ -13,10 +13,10 @@ from PIL import Image
 from ray_aks import cli
 from ray_aks.embedding.config import EmbedConfig
 from ray_aks.embedding.pipeline import run_embedding
-from ray_aks.models.packaged import minilm_path
 from typer.testing import CliRunner
 
 from tests.workloads.serving_fixtures import build_tiny_clip, cli_text
+from tools.minilm import minilm_path
 
 SENTENCES = [
     f"Sentence number {i} talks about {topic}."

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
 from ray_aks.serving import embeddings
 
 from tests.workloads.serving_fixtures import REPLICA, assert_no_server_errors, concurrently, deployed
+from tools.minilm import OFFLINE_ENV, minilm_path
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ import pytest
 import requests
 import yaml
 from ray_aks import cli
-from ray_aks.models.packaged import OFFLINE_ENV
 from typer.testing import CliRunner
 
 from tests.workloads.serving_fixtures import (
@@ -21,6 +20,7 @@ from tests.workloads.serving_fixtures import (
     build_tiny_gpt2,
     serve_base_url,
 )
+from tools.minilm import OFFLINE_ENV
 
 pytestmark = pytest.mark.slow
 

@@ -19,13 +19,10 @@ from ray_aks.evaluation.config import ClipEvalConfig
 from ray_aks.evaluation.predictor import load_classifier_source
 from ray_aks.models.clip_embedder import ClipImageEmbedder
 from ray_aks.models.embedding_classifier import EmbeddingClassifier, load_classifier
-from ray_aks.training.clip_classifier import (
-    ClipClassifierResult,
-    embed_images,
-    list_image_folder,
-    train_clip_classifier,
-)
+from ray_aks.training.clip_classifier import ClipClassifierResult, train_clip_classifier
 from ray_aks.training.config import ClipClassifierConfig
+from ray_aks.training.embedding_cache import embed_images
+from ray_aks.training.image_folder import list_image_folder
 from typer.testing import CliRunner
 
 from tests.workloads.training_data import CLASS_COLOURS, save_tiny_clip, write_image_folder

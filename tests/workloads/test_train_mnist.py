@@ -19,6 +19,7 @@ from ray_aks.training.epochs import predict
 from ray_aks.training.mnist import train_mnist
 
 from tests.conftest import free_port
+from tests.workloads.fault_injection import ExitRank0AfterEpoch
 
 pytestmark = pytest.mark.slow
 
@@ -112,9 +113,9 @@ def test_worker_death_resumes_from_the_last_checkpoint_and_mlflow_records_it(
         model_name="mnist-cnn-resume",
         tracking_uri=mlflow_server,
         max_failures=1,
-        fail_after_epoch=1,  # rank 0 calls os._exit(1) once epoch 1 is logged and its checkpoint registered
     )
-    result = train_mnist(cfg)
+    # Rank 0 calls os._exit(1) once epoch 1 is logged and its checkpoint registered.
+    result = train_mnist(cfg, on_epoch_end=ExitRank0AfterEpoch(1))
 
     assert result.restarts == 1
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
@@ -132,7 +133,7 @@ def test_worker_death_resumes_from_the_last_checkpoint_and_mlflow_records_it(
     assert run.info.status == "FINISHED"
 
     # A new driver with the same run name (e.g. a restarted RayJob) continues the same run.
-    again = train_mnist(cfg.model_copy(update={"epochs": 4, "fail_after_epoch": None}))
+    again = train_mnist(cfg.model_copy(update={"epochs": 4}))
     assert again.mlflow_run_id == result.mlflow_run_id
     assert [row["epoch"] for row in again.history] == [1, 2, 3, 4]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")].count(4) == 1

@@ -2,10 +2,10 @@
 
 A field's name gives the option (`batch_size` -> `--batch-size`), its default the option's default,
 its `description` the help text and its `ge`/`le`/`gt`/`lt` bounds the range the option accepts.
-Two keys of a field's `json_schema_extra` adjust the CLI: `{"cli": "--hidden"}` names the option
-differently, `{"cli": False}` keeps the field off the command line. `config_command(Config)` turns
-`fn(cfg: Config)` into a command with those options; it validates what was parsed into `Config`
-and reports what the config refuses as a usage error naming the option (exit 2, no traceback).
+A field's `json_schema_extra` `{"cli": "--hidden"}` names the option differently.
+`config_command(Config)` turns `fn(cfg: Config)` into a command with those options; it validates
+what was parsed into `Config` and reports what the config refuses as a usage error naming the
+option (exit 2, no traceback).
 
 Imports only typer and pydantic: the CLI modules that use it must load without Ray or torch.
 """
@@ -32,8 +32,7 @@ def cli_fields(config: type[BaseModel]) -> dict[str, FieldInfo]:
     names: dict[str, None] = {}
     for klass in config.__mro__:
         names.update(dict.fromkeys(vars(klass).get("__annotations__", {})))
-    fields = {name: config.model_fields[name] for name in names if name in config.model_fields}
-    return {name: field for name, field in fields.items() if _cli_extra(field) is not False}
+    return {name: config.model_fields[name] for name in names if name in config.model_fields}
 
 
 def option_name(name: str, field: FieldInfo) -> str:

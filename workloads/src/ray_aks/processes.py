@@ -1,12 +1,9 @@
-"""Local processes for `make demo` and the tests: free loopback ports, awaiting a condition, and
-stopping a server together with everything it spawned."""
+"""Local processes: free loopback ports and awaiting a condition (a local Ray's dashboard port,
+Serve's HTTP ingress)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -26,16 +23,3 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
             return
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def stop_process_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """Stop a process started with start_new_session=True and every process it spawned: SIGTERM,
-    then SIGKILL after `grace_s`."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass

@@ -135,7 +135,7 @@ def run_embedding(config: EmbedConfig, overwrite: bool = False) -> EmbedReport:
             "encode_batch_size": config.encode_batch_size,
             "keep": keep,
         },
-        batch_size=config.batch_size,
+        batch_size=config.resolved_batch_size,
         batch_format="numpy",
         concurrency=config.concurrency,
         num_cpus=config.num_cpus,

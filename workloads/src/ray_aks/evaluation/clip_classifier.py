@@ -20,12 +20,8 @@ from ray_aks.evaluation.config import ClipEvalConfig
 from ray_aks.evaluation.predictor import EmbeddingClassifierPredictor, load_classifier_source
 from ray_aks.serving.model_source import is_mlflow_uri
 from ray_aks.tracking.mlflow_tracking import resolve_tracking_uri
-from ray_aks.training.clip_classifier import (
-    LabelledImage,
-    cached_embeddings,
-    embed_image_items,
-    list_image_folder,
-)
+from ray_aks.training.embedding_cache import cached_embeddings, embed_image_items
+from ray_aks.training.image_folder import LabelledImage, list_image_folder
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +128,12 @@ def run_evaluation(plan: ClipEvalPlan) -> ClipEvalResult:
     """Embed (or reuse the cached embeddings of) the split, predict with Ray Data, score."""
     from ray.data.expressions import col
 
-    from ray_aks.training.ray_runtime import init_ray, read_parquet, timed
+    from ray_aks.local_ray import connect_ray
+    from ray_aks.training.ray_runtime import read_parquet, timed
     from ray_aks.training.report import classification_metrics, metrics_table, per_class_report
 
     cfg = plan.cfg
-    init_ray()
+    connect_ray()
     # The training run cached the embeddings of the whole folder under this split: reuse them when
     # they are there, otherwise embed only the images evaluated.
     cache = cached_embeddings(cfg.storage_path, plan.clip_model, plan.all_items)

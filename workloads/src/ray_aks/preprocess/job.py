@@ -169,11 +169,11 @@ def count_parquet_rows(directory: str | Path) -> int:
 
 
 def preprocess(cfg: PreprocessConfig) -> PreprocessResult:
-    from ray_aks.training.ray_runtime import init_ray
+    from ray_aks.local_ray import connect_ray
 
     input_format = resolve_format(cfg.input, cfg.input_format)
     output = check_output(cfg.output)
-    init_ray()
+    connect_ray()
 
     started = time.perf_counter()
     ds = _read(cfg.input, input_format)

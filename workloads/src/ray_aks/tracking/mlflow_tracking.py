@@ -94,6 +94,11 @@ class RunTracker:
     def __getstate__(self) -> dict[str, Any]:
         return self.__dict__ | {"_client": None, "_logged_epochs": None}
 
+    def for_rank(self, rank: int) -> RunTracker | NullTracker:
+        """This tracker on rank 0, a `NullTracker` on every other rank: one rank logs a distributed
+        run, so callers log without asking which rank they are."""
+        return self if rank == 0 else NullTracker()
+
     @property
     def client(self):
         if self._client is None:
@@ -192,6 +197,27 @@ class RunTracker:
 
     def finish(self, status: str = "FINISHED") -> None:
         self.call("end run", lambda: self.client.set_terminated(self.run_id, status=status))
+
+
+class NullTracker:
+    """The tracker of ranks other than 0: every call does nothing (and imports nothing)."""
+
+    active = False
+
+    def connect(self) -> None:
+        pass
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_epochs(self, history: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        pass
 
 
 def start_run(

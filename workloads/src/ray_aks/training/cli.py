@@ -66,7 +66,8 @@ def mnist(cfg: MnistTrainConfig) -> None:
 def clip_classifier(cfg: ClipClassifierConfig) -> None:
     """CLIP image embeddings (Ray Data) -> cached parquet -> a small classifier trained with Ray Train;
     the best checkpoint by a validation metric is scored on the test split and registered in MLflow."""
-    from ray_aks.training.clip_classifier import list_image_folder, train_clip_classifier
+    from ray_aks.training.clip_classifier import train_clip_classifier
+    from ray_aks.training.image_folder import list_image_folder
 
     check_input(
         lambda: list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction), "--data-dir"

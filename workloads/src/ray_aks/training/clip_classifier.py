@@ -1,15 +1,16 @@
 """`ray-aks train clip-classifier`: image folder -> CLIP embeddings (Ray Data) -> classifier (Ray Train).
 
 1. The driver lists the folder (one sub-directory per class) and makes a seeded split, stratified
-   by class, into train, validation and test images.
+   by class, into train, validation and test images (`ray_aks.training.image_folder`).
 2. Ray Data reads the images and embeds them with `ClipImageEmbedder` actors (`map_batches` with a
    class, so each actor loads CLIP once); the embeddings are cached as parquet under the storage
-   path, keyed by the model and the files, so a re-run (or a restarted job) skips this step.
+   path, keyed by the model and the files, so a re-run (or a restarted job) skips this step
+   (`ray_aks.training.embedding_cache`).
 3. Ray Train trains `EmbeddingClassifier` on Ray Data shards of the training split, with a
-   checkpoint every epoch. Rank 0 evaluates the whole validation split after every epoch; the
-   train and validation loss and accuracy go to Ray Train's report and to MLflow. Ray Train keeps
-   the best checkpoints by the validation metric (`checkpoint_metric`, val_loss by default) and
-   always the latest, which a restart resumes from.
+   checkpoint every epoch (the shared worker loop, `ray_aks.training.worker_loop`). Rank 0 evaluates
+   the whole validation split after every epoch; the train and validation loss and accuracy go to
+   Ray Train's report and to MLflow. Ray Train keeps the best checkpoints by the validation metric
+   (`checkpoint_metric`, val_loss by default) and always the latest, which a restart resumes from.
 4. The best checkpoint by that metric is the model: batch inference with Ray Data on the held-out
    test split (`ray_aks.evaluation.clip_classifier.predict_embeddings`, the same code as
    `ray-aks evaluate clip-classifier`) gives accuracy, precision, recall and F1; the driver prints
@@ -18,11 +19,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,25 +34,16 @@ from ray_aks.tracking.mlflow_tracking import (
     start_run,
 )
 from ray_aks.training.config import ClipClassifierConfig, timestamped
+from ray_aks.training.embedding_cache import clip_embedding_dim, embed_images
+from ray_aks.training.image_folder import SPLITS, list_image_folder
+from ray_aks.training.worker_loop import OnEpochEnd, Worker, run_worker_loop
 
 if TYPE_CHECKING:
     from ray_aks.training.epochs import PassTotals
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
-CACHE_DIR = "clip-embeddings"
-COMPLETE_MARKER = "_COMPLETE"
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class LabelledImage:
-    key: str  # "<class>/<file name>": stable whatever prefix a filesystem adds to the path
-    path: str
-    label: int
-    split: str
 
 
 @dataclass
@@ -72,143 +61,6 @@ class ClipClassifierResult:
     mlflow_run_id: str | None
     tracking_problem: str | None
     model_version: int | None
-
-
-def image_key(path: str) -> str:
-    p = Path(path)
-    return f"{p.parent.name}/{p.name}"
-
-
-def list_image_folder(
-    data_dir: str, test_fraction: float, seed: int, val_fraction: float = 0.0
-) -> tuple[list[str], list[LabelledImage]]:
-    """Classes (sorted sub-directory names) and every image with its label and split.
-
-    Each class is split on its own (stratified) by a seeded permutation: its first share is the
-    test split, the next the validation split (none when val_fraction is 0), the rest train; every
-    split of every class gets at least one image.
-    """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist")
-    per_class = {
-        sub.name: sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        for sub in sorted(root.iterdir())
-        if sub.is_dir() and not sub.name.startswith(".")
-    }
-    per_class = {name: files for name, files in per_class.items() if files}
-    if len(per_class) < 2:
-        raise ValueError(
-            f"{root} needs at least two class sub-directories with images ({sorted(IMAGE_SUFFIXES)}); "
-            f"found {sorted(per_class) or 'none'}"
-        )
-    with_val = val_fraction > 0
-    needed = 3 if with_val else 2
-    too_small = [name for name, files in per_class.items() if len(files) < needed]
-    if too_small:
-        splits = "train, validation and test" if with_val else "train and test"
-        raise ValueError(
-            f"classes {too_small} in {root} have fewer than {needed} images: need one each for {splits}"
-        )
-    classes = sorted(per_class)
-    rng = np.random.default_rng(seed)
-    items = []
-    for label, name in enumerate(classes):
-        files = per_class[name]
-        n = len(files)
-        n_test = min(n - needed + 1, max(1, round(test_fraction * n)))
-        n_val = min(n - n_test - 1, max(1, round(val_fraction * n))) if with_val else 0
-        order = rng.permutation(n).tolist()
-        split_of = {i: "test" for i in order[:n_test]} | {i: "val" for i in order[n_test : n_test + n_val]}
-        items += [
-            LabelledImage(image_key(str(f)), str(f.resolve()), label, split_of.get(i, "train"))
-            for i, f in enumerate(files)
-        ]
-    return classes, items
-
-
-def cache_key(model: str, items: list[LabelledImage]) -> str:
-    """Same model (and, for a local model, same weights file) + same files and split -> same cache."""
-    digest = hashlib.sha256(model.encode())
-    for weights in sorted(Path(model).glob("*.safetensors")) if Path(model).is_dir() else []:
-        stat = weights.stat()
-        digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for item in items:
-        stat = os.stat(item.path)
-        digest.update(f"{item.key}:{item.label}:{item.split}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
-
-
-def clip_embedding_dim(model: str) -> int:
-    """Width of CLIP's image embeddings, from the model's config alone (no weights, no data pass)."""
-    from transformers import CLIPConfig
-
-    return int(CLIPConfig.from_pretrained(model).projection_dim)
-
-
-def add_labels(
-    batch: dict[str, np.ndarray], assignments: dict[str, tuple[int, str]]
-) -> dict[str, np.ndarray]:
-    """Ray Data step: label and split of each image, from its class directory and file name."""
-    keys = [image_key(str(p)) for p in batch["path"]]
-    batch["key"] = np.array(keys)
-    batch["label"] = np.array([assignments[k][0] for k in keys], dtype=np.int64)
-    batch["split"] = np.array([assignments[k][1] for k in keys])
-    del batch["path"]
-    return batch
-
-
-def cached_embeddings(storage_path: str, model: str, items: list[LabelledImage]) -> Path | None:
-    """The complete embeddings cache of exactly these images (and splits) by this model, if any."""
-    cache = Path(storage_path) / CACHE_DIR / cache_key(model, items)
-    return cache if (cache / COMPLETE_MARKER).is_file() else None
-
-
-def embed_images(cfg: ClipClassifierConfig, items: list[LabelledImage]) -> tuple[Path, bool]:
-    """CLIP embeddings of every image as parquet under the storage path; (directory, reused cache?)."""
-    return embed_image_items(
-        items,
-        model=cfg.model,
-        storage_path=cfg.storage_path,
-        batch_size=cfg.embed_batch_size,
-        actors=cfg.embed_actors,
-        device=cfg.embed_device,
-    )
-
-
-def embed_image_items(
-    items: list[LabelledImage], model: str, storage_path: str, batch_size: int, actors: int, device: str
-) -> tuple[Path, bool]:
-    """CLIP embeddings of `items` (columns key, label, split, embedding) as parquet, cached under
-    the storage path; (directory, reused cache?)."""
-    import ray.data
-
-    from ray_aks.models.clip_embedder import ClipImageEmbedder
-
-    cached = cached_embeddings(storage_path, model, items)
-    if cached is not None:
-        logger.info("reusing cached CLIP embeddings at %s", cached)
-        return cached, True
-    cache = Path(storage_path) / CACHE_DIR / cache_key(model, items)
-    ds = ray.data.read_images([item.path for item in items], include_paths=True, mode="RGB")
-    ds = ds.map_batches(
-        add_labels,
-        fn_kwargs={"assignments": {i.key: (i.label, i.split) for i in items}},
-        batch_format="numpy",
-    )
-    on_gpu = device.startswith("cuda")
-    ds = ds.map_batches(
-        ClipImageEmbedder,
-        fn_constructor_kwargs={"model": model, "device": device, "torch_threads": 1},
-        batch_size=batch_size,
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_gpus=1 if on_gpu else 0,
-        num_cpus=0 if on_gpu else 1,
-        batch_format="numpy",
-    )
-    ds.write_parquet(str(cache / "data"))
-    (cache / COMPLETE_MARKER).write_text(json.dumps({"model": model, "images": len(items)}))
-    return cache, False
 
 
 def validation_totals(model, batches) -> PassTotals:
@@ -230,55 +82,48 @@ def validation_totals(model, batches) -> PassTotals:
     return totals
 
 
-def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    """Runs in every Ray Train worker: this rank's shard of the training embeddings, one report per
-    epoch; rank 0 also evaluates the whole validation split, with the weights it checkpoints."""
-    import ray.train
-    import ray.train.torch
-    import torch
-    from torch.nn import functional as F
+class ClassifierWorkerJob:
+    """The classifier's part of the worker loop: one epoch over this rank's shard of the training
+    embeddings; rank 0 also evaluates the whole validation split, with the weights it checkpoints."""
 
-    from ray_aks.models.embedding_classifier import EmbeddingClassifier, load_classifier, save_classifier
-    from ray_aks.training.epochs import PassTotals, all_reduce_totals
-    from ray_aks.training.ray_runtime import log_checkpointed_epochs
+    epoch_metrics = EPOCH_METRICS
 
-    cfg = ClipClassifierConfig.model_validate(loop_config["config"])
-    tracker: RunTracker = loop_config["tracker"]
-    classes: list[str] = loop_config["classes"]
-    rank = ray.train.get_context().get_world_rank()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))
-    device = ray.train.torch.get_device()
+    def __init__(self, cfg: ClipClassifierConfig, classes: list[str], in_dim: int) -> None:
+        import ray.train
 
-    model = EmbeddingClassifier(loop_config["in_dim"], len(classes), cfg.hidden, cfg.dropout)
-    start_epoch, history, optimizer_state = 1, [], None
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint:
-        with checkpoint.as_directory() as directory:
-            restored, state = load_classifier(directory)
-        model.load_state_dict(restored.state_dict())
-        start_epoch, history, optimizer_state = (
-            int(state["epoch"]) + 1,
-            list(state["history"]),
-            state["optimizer"],
-        )
-        if rank == 0:
-            tracker.log_metrics({"resumed_from_epoch": state["epoch"]}, step=int(state["epoch"]))
-            tracker.log_epochs(history, EPOCH_METRICS)  # checkpointed before a kill, not yet logged
-    model = ray.train.torch.prepare_model(model)
-    plain_model = model.module if hasattr(model, "module") else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)
+        self.cfg, self.classes, self.in_dim = cfg, classes, in_dim
+        self.train_shard = ray.train.get_dataset_shard("train")
+        self.val_data = ray.train.get_dataset_shard("val")  # not split: every rank gets all of it
 
-    shard = ray.train.get_dataset_shard("train")
-    val_data = ray.train.get_dataset_shard("val")  # not split: every rank gets all of it
-    for epoch in range(start_epoch, cfg.epochs + 1):
-        model.train()
+    def build_model(self):
+        from ray_aks.models.embedding_classifier import EmbeddingClassifier
+
+        return EmbeddingClassifier(self.in_dim, len(self.classes), self.cfg.hidden, self.cfg.dropout)
+
+    def load_checkpoint(self, directory: str):
+        from ray_aks.models.embedding_classifier import load_classifier
+
+        return load_classifier(directory)
+
+    def save_checkpoint(self, model, directory: str, **state: Any) -> None:
+        from ray_aks.models.embedding_classifier import save_classifier
+
+        cfg = self.cfg
+        split = {"test_fraction": cfg.test_fraction, "val_fraction": cfg.val_fraction, "seed": cfg.seed}
+        save_classifier(model, directory, self.classes, clip_model=cfg.model, split=split, **state)
+
+    def run_epoch(self, epoch: int, worker: Worker) -> dict[str, Any]:
+        import torch
+
+        from ray_aks.training.epochs import PassTotals, all_reduce_totals, train_step
+
+        cfg, device = self.cfg, worker.device
+        dtypes = {"embedding": torch.float32, "label": torch.long}
+        worker.model.train()
         totals = PassTotals()
-        batches = shard.iter_torch_batches(
+        batches = self.train_shard.iter_torch_batches(
             batch_size=cfg.batch_size,
-            dtypes={"embedding": torch.float32, "label": torch.long},
+            dtypes=dtypes,
             device=device,
             local_shuffle_buffer_size=cfg.batch_size * 4,
             local_shuffle_seed=cfg.seed + epoch,
@@ -287,61 +132,42 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             x, y = batch["embedding"], batch["label"]
             if len(y) < 2:  # BatchNorm cannot normalise a single row; the shards are equal, so all ranks skip
                 continue
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            loss.backward()
-            optimizer.step()
-            totals.loss_sum += float(loss.detach()) * len(y)
-            totals.correct += int((logits.argmax(dim=1) == y).sum())
-            totals.count += len(y)
+            totals.add(*train_step(worker.model, worker.optimizer, x, y), y)
         totals = all_reduce_totals(totals, device)
         metrics = {"epoch": epoch, "train_loss": totals.loss, "train_accuracy": totals.accuracy}
-        if rank == 0:
+        if worker.rank == 0:
             # Rank 0 alone: its weights, BatchNorm statistics included, are the ones it checkpoints
             # (DDP leaves each rank's running statistics a little apart), and only rank 0's report
             # carries the metrics Ray Train scores checkpoints by.
             val = validation_totals(
-                plain_model,
-                val_data.iter_torch_batches(
-                    batch_size=1024, dtypes={"embedding": torch.float32, "label": torch.long}, device=device
-                ),
+                worker.plain_model,
+                self.val_data.iter_torch_batches(batch_size=1024, dtypes=dtypes, device=device),
             )
             metrics |= {"val_loss": val.loss, "val_accuracy": val.accuracy}
-        history.append(metrics)
-        with tempfile.TemporaryDirectory() as directory:
-            report_checkpoint = None
-            if rank == 0:
-                save_classifier(
-                    plain_model,
-                    directory,
-                    classes,
-                    epoch=epoch,
-                    optimizer=optimizer.state_dict(),
-                    history=history,
-                    clip_model=cfg.model,
-                    split={
-                        "test_fraction": cfg.test_fraction,
-                        "val_fraction": cfg.val_fraction,
-                        "seed": cfg.seed,
-                    },
-                )
-                report_checkpoint = ray.train.Checkpoint.from_directory(directory)
-            ray.train.report(
-                metrics, checkpoint=report_checkpoint, checkpoint_dir_name=f"checkpoint_epoch_{epoch:04d}"
-            )
-        if rank == 0:
-            log_checkpointed_epochs(tracker, history, EPOCH_METRICS)
+        return metrics
 
 
-def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """Runs in every Ray Train worker (ray_aks.training.worker_loop)."""
+    cfg = ClipClassifierConfig.model_validate(loop_config["config"])
+    job = ClassifierWorkerJob(cfg, loop_config["classes"], loop_config["in_dim"])
+    run_worker_loop(job, cfg, loop_config["tracker"], loop_config["on_epoch_end"])
+
+
+def train_clip_classifier(
+    cfg: ClipClassifierConfig, on_epoch_end: OnEpochEnd | None = None
+) -> ClipClassifierResult:
+    """Embed, train, evaluate the best checkpoint, log and register; returns what happened.
+
+    `on_epoch_end` is called in every worker after each epoch (ray_aks.training.worker_loop)."""
     from ray.data.expressions import col
 
-    from ray_aks.training.ray_runtime import init_ray, read_parquet, timed, torch_trainer
+    from ray_aks.local_ray import connect_ray
+    from ray_aks.training.ray_runtime import read_parquet, timed, torch_trainer
 
     classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
-    init_ray()
+    connect_ray()
     tracker = start_run(
         resolve_tracking_uri(cfg.tracking_uri),
         cfg.experiment_name,
@@ -371,7 +197,13 @@ def train_clip_classifier(cfg: ClipClassifierConfig) -> ClipClassifierResult:
 
     trainer = torch_trainer(
         train_loop_per_worker,
-        {"config": cfg.model_dump(mode="json"), "tracker": tracker, "classes": classes, "in_dim": in_dim},
+        {
+            "config": cfg.model_dump(mode="json"),
+            "tracker": tracker,
+            "classes": classes,
+            "in_dim": in_dim,
+            "on_epoch_end": on_epoch_end,
+        },
         cfg,
         run_name,
         datasets={"train": train_ds, "val": val_ds},

@@ -81,9 +81,6 @@ class MnistTrainConfig(RayTrainSettings):
     model_name: str = Field(
         "mnist-cnn", min_length=1, description="MLflow registered model name for the final model."
     )
-    # Test-only fault injection: rank 0 exits (os._exit) right after epoch N's checkpoint is
-    # registered, once, so a test can watch Ray Train restart the worker group and resume.
-    fail_after_epoch: int | None = Field(None, ge=1, json_schema_extra={"cli": False})
 
 
 def check_room_left_to_train(val_fraction: float | None, test_fraction: float | None) -> float | None:

@@ -29,6 +29,12 @@ class PassTotals:
     def accuracy(self) -> float:
         return self.correct / max(self.count, 1)
 
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Count one batch, given its mean loss."""
+        self.loss_sum += float(loss) * len(labels)
+        self.correct += int((logits.argmax(dim=1) == labels).sum())
+        self.count += len(labels)
+
 
 def as_pixels(images: np.ndarray) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 1, 28, 28) float32 in [0, 1], the models' input."""
@@ -44,6 +50,19 @@ def shard_indices(n: int, epoch: int, rank: int, world_size: int, seed: int) -> 
     order = np.random.default_rng(seed + epoch).permutation(n)
     per_rank = n // world_size
     return order[rank * per_rank : (rank + 1) * per_rank]
+
+
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a batch (forward, cross-entropy, backward, optimizer step); the
+    batch's mean loss and logits, detached. Every trainer steps through here."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 def train_one_epoch(
@@ -62,14 +81,7 @@ def train_one_epoch(
     for start in tqdm(starts, desc=description, unit="batch", disable=not progress, leave=False):
         x = as_pixels(images[start : start + batch_size]).to(device)
         y = torch.as_tensor(labels[start : start + batch_size], dtype=torch.long, device=device)
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        optimizer.step()
-        totals.loss_sum += float(loss.detach()) * len(y)
-        totals.correct += int((logits.argmax(dim=1) == y).sum())
-        totals.count += len(y)
+        totals.add(*train_step(model, optimizer, x, y), y)
     return totals
 
 

@@ -24,6 +24,7 @@ from ray_aks.tracking.mlflow_tracking import (
     start_run,
 )
 from ray_aks.training.config import MnistTrainConfig, timestamped
+from ray_aks.training.worker_loop import OnEpochEnd, Worker, run_worker_loop
 
 logger = logging.getLogger(__name__)
 
@@ -43,100 +44,71 @@ class MnistTrainResult:
     model_version: int | None = None
 
 
-def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    """Runs in every Ray Train worker: resume, train on this rank's shard, report, checkpoint."""
-    import ray.train
-    import ray.train.torch
-    import torch
+class MnistWorkerJob:
+    """The CNN's part of the worker loop: this rank's shard of the idx files, one epoch of training
+    and a pass over this rank's share of the test split, both summed over the ranks."""
 
-    from ray_aks.models.mnist_cnn import MnistCNN, load_checkpoint, save_checkpoint
-    from ray_aks.training.epochs import all_reduce_totals, evaluate, shard_indices, train_one_epoch
-    from ray_aks.training.ray_runtime import log_checkpointed_epochs
+    epoch_metrics = EPOCH_METRICS
 
-    cfg = MnistTrainConfig.model_validate(loop_config["config"])
-    tracker: RunTracker = loop_config["tracker"]
-    context = ray.train.get_context()
-    rank, world_size = context.get_world_rank(), context.get_world_size()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))
+    def __init__(self, cfg: MnistTrainConfig) -> None:
+        self.cfg = cfg
+        self.data = load_mnist_dir(ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset))
 
-    data = load_mnist_dir(ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset))
-    device = ray.train.torch.get_device()
-    if rank == 0:
-        tracker.connect()  # import mlflow now, not between a report and the next epoch
+    def build_model(self):
+        from ray_aks.models.mnist_cnn import MnistCNN
 
-    model = MnistCNN(hidden=cfg.hidden)
-    start_epoch, history, restarts, optimizer_state = 1, [], 0, None
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint:
-        with checkpoint.as_directory() as directory:
-            restored, state = load_checkpoint(directory)
-        model.load_state_dict(restored.state_dict())
-        start_epoch = int(state["epoch"]) + 1
-        history = list(state["history"])
-        restarts = int(state["restarts"]) + 1
-        optimizer_state = state["optimizer"]
-        if rank == 0:
-            logger.warning("resuming from the checkpoint of epoch %d (restart %d)", state["epoch"], restarts)
-            tracker.log_metrics({"resumed_from_epoch": state["epoch"], "restarts": restarts}, step=restarts)
-            tracker.set_tags({"ray_aks.restarts": restarts, "ray_aks.resumed_from_epoch": state["epoch"]})
-            tracker.log_epochs(history, EPOCH_METRICS)  # checkpointed before a kill, not yet logged
+        return MnistCNN(hidden=self.cfg.hidden)
 
-    model = ray.train.torch.prepare_model(model)  # moves to the device; DDP when world_size > 1
-    plain_model = model.module if hasattr(model, "module") else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if optimizer_state is not None:
-        optimizer.load_state_dict(optimizer_state)  # casts the state to the parameters' device
+    def load_checkpoint(self, directory: str):
+        from ray_aks.models.mnist_cnn import load_checkpoint
 
-    test_shard = np.arange(rank, len(data.test_labels), world_size)
-    for epoch in range(start_epoch, cfg.epochs + 1):
+        return load_checkpoint(directory)
+
+    def save_checkpoint(self, model, directory: str, **state: Any) -> None:
+        from ray_aks.models.mnist_cnn import save_checkpoint
+
+        save_checkpoint(model, directory, **state)
+
+    def run_epoch(self, epoch: int, worker: Worker) -> dict[str, Any]:
+        from ray_aks.training.epochs import all_reduce_totals, evaluate, shard_indices, train_one_epoch
+
+        cfg, data, device = self.cfg, self.data, worker.device
+        rank, world_size = worker.rank, worker.world_size
         shard = shard_indices(len(data.train_labels), epoch, rank, world_size, cfg.seed)
-        train = train_one_epoch(
-            model, optimizer, data.train_images[shard], data.train_labels[shard], cfg.batch_size, device
-        )
-        test = evaluate(plain_model, data.test_images[test_shard], data.test_labels[test_shard], 256, device)
+        images, labels = data.train_images[shard], data.train_labels[shard]
+        train = train_one_epoch(worker.model, worker.optimizer, images, labels, cfg.batch_size, device)
+        test_shard = np.arange(rank, len(data.test_labels), world_size)
+        images, labels = data.test_images[test_shard], data.test_labels[test_shard]
+        test = evaluate(worker.plain_model, images, labels, 256, device)
         train, test = all_reduce_totals(train, device), all_reduce_totals(test, device)
-        metrics = {
+        return {
             "epoch": epoch,
             "train_loss": train.loss,
             "train_accuracy": train.accuracy,
             "test_loss": test.loss,
             "test_accuracy": test.accuracy,
         }
-        history.append(metrics)
-        with tempfile.TemporaryDirectory() as directory:
-            report_checkpoint = None
-            if rank == 0:  # one copy of the weights; the other ranks hold the same ones (DDP)
-                save_checkpoint(
-                    plain_model,
-                    directory,
-                    epoch=epoch,
-                    optimizer=optimizer.state_dict(),
-                    history=history,
-                    restarts=restarts,
-                )
-                report_checkpoint = ray.train.Checkpoint.from_directory(directory)
-            ray.train.report(
-                metrics, checkpoint=report_checkpoint, checkpoint_dir_name=f"checkpoint_epoch_{epoch:04d}"
-            )
-        if rank == 0:
-            log_checkpointed_epochs(tracker, history, EPOCH_METRICS)
-        if cfg.fail_after_epoch == epoch and restarts == 0 and rank == 0:
-            # After its MLflow logging, so after Ray Train registered this epoch's checkpoint.
-            logger.warning("fault injection: rank %d exits after epoch %d", rank, epoch)
-            os._exit(1)
 
 
-def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
-    """Train, evaluate, log and register; returns what happened (also printed by the CLI)."""
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """Runs in every Ray Train worker (ray_aks.training.worker_loop)."""
+    cfg = MnistTrainConfig.model_validate(loop_config["config"])
+    run_worker_loop(MnistWorkerJob(cfg), cfg, loop_config["tracker"], loop_config["on_epoch_end"])
 
-    from ray_aks.training.ray_runtime import init_ray, read_run_state, torch_trainer, write_run_state
+
+def train_mnist(cfg: MnistTrainConfig, on_epoch_end: OnEpochEnd | None = None) -> MnistTrainResult:
+    """Train, evaluate, log and register; returns what happened (also printed by the CLI).
+
+    `on_epoch_end` is called in every worker after each epoch (ray_aks.training.worker_loop)."""
+
+    from ray_aks.local_ray import connect_ray
+    from ray_aks.training.ray_runtime import read_run_state, torch_trainer, write_run_state
 
     # Check the data before any worker starts, so a wrong path is one clear error.
     data_dir = ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
     tracking_uri = resolve_tracking_uri(cfg.tracking_uri)
-    init_ray()
+    connect_ray()
 
     previous = read_run_state(cfg.storage_path, run_name)
     tracker = start_run(
@@ -150,15 +122,14 @@ def train_mnist(cfg: MnistTrainConfig) -> MnistTrainResult:
         write_run_state(cfg.storage_path, run_name, {"mlflow_run_id": tracker.run_id})
         if tracker.reopened:
             tracker.set_tags({"ray_aks.driver_restarted": "true"})
-        tracker.log_params(
-            cfg.model_dump(exclude={"tracking_uri", "fail_after_epoch", "run_name"}) | {"run_name": run_name}
-        )
+        tracker.log_params(cfg.model_dump(exclude={"tracking_uri", "run_name"}) | {"run_name": run_name})
 
     trainer = torch_trainer(
         train_loop_per_worker,
         {
             "config": cfg.model_dump(mode="json") | {"data_dir": str(data_dir), "download": False},
             "tracker": tracker,
+            "on_epoch_end": on_epoch_end,
         },
         cfg,
         run_name,

@@ -1,4 +1,4 @@
-"""Ray glue shared by the jobs: connecting to Ray and remembering a run's MLflow id across restarts."""
+"""Ray glue shared by the jobs: remembering a run's MLflow id across restarts."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 RUN_STATE_FILE = "ray_aks_run.json"
-
-
-def init_ray() -> None:
-    """Join the cluster a RayJob provides (RAY_ADDRESS) or start a local Ray; reuse an open session.
-
-    The dashboard stays on: Ray Train's controller polls its state API.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return
-    context = ray.init()
-    if context.dashboard_url:
-        logger.info("Ray dashboard: http://%s", context.dashboard_url)
 
 
 def read_run_state(storage_path: str, run_name: str) -> dict:
@@ -112,14 +98,3 @@ def torch_trainer(
             ),
         ),
     )
-
-
-def log_checkpointed_epochs(tracker, history: list[dict], keys: tuple[str, ...]) -> None:
-    """Rank 0, after `ray.train.report`: wait until Ray Train has registered the epoch's checkpoint,
-    then log the epochs MLflow lacks. An epoch in MLflow is then one a restart resumes after (never
-    trained twice), and a kill between the two steps loses none: the restart logs it from the
-    checkpoint's history."""
-    import ray.train
-
-    ray.train.get_all_reported_checkpoints()  # report() returns before the controller registers it
-    tracker.log_epochs(history, keys)

@@ -110,12 +110,12 @@ def tune_mnist(cfg: TuneMnistConfig) -> TuneResult:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from ray_aks.training.ray_runtime import init_ray
+    from ray_aks.local_ray import connect_ray
 
     data_dir = ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset)
     cfg = cfg.model_copy(update={"data_dir": str(data_dir), "download": False})
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
-    init_ray()
+    connect_ray()
     cpus = ray.cluster_resources().get("CPU", 1)
     # Bounded by the cluster: never more trials at once than CPUs allow (the rest queue).
     concurrent = cfg.max_concurrent_trials or max(1, int(cpus // cfg.cpus_per_trial))

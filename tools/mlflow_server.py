@@ -1,5 +1,5 @@
 """A real `mlflow server` on a free loopback port (SQLite backend, local artifacts): the tracking
-server of `make demo` and of the tests."""
+server of `make demo` and of the tests (the chart runs its own; the package never starts one)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ray_aks.processes import free_port, stop_process_group, wait_for
+from ray_aks.processes import free_port, wait_for
+
+from tools.process_group import stop_process_group
 
 
 @dataclass

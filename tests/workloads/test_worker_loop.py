@@ -1,0 +1,47 @@
+"""The pieces the trainers' shared worker loop is built from, without Ray: the per-rank tracker and
+the one training step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from ray_aks.tracking.mlflow_tracking import NullTracker, RunTracker
+from ray_aks.training.epochs import PassTotals, train_step
+
+
+def test_rank_0_keeps_the_tracker_and_the_other_ranks_get_one_that_does_nothing() -> None:
+    tracker = RunTracker(uri="http://mlflow.invalid", run_id="run")
+    assert tracker.for_rank(0) is tracker
+    other = tracker.for_rank(1)
+    assert isinstance(other, NullTracker) and not other.active
+
+
+def test_the_null_tracker_imports_no_mlflow() -> None:
+    code = (
+        "import sys\n"
+        "from ray_aks.tracking.mlflow_tracking import NullTracker\n"
+        "t = NullTracker()\n"
+        "t.connect(); t.log_params({'a': 1}); t.log_metrics({'m': 1.0}, step=1)\n"
+        "t.log_epochs([{'epoch': 1, 'm': 1.0}], ('m',)); t.set_tags({'k': 'v'})\n"
+        "assert 'mlflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_training_step_lowers_the_loss_and_the_totals_count_the_batch() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    first_loss, logits = train_step(model, optimizer, x, y)
+    assert logits.shape == (8, 3) and not logits.requires_grad
+    totals = PassTotals()
+    totals.add(first_loss, logits, y)
+    assert totals.count == 8 and totals.loss == pytest.approx(float(first_loss))
+    assert totals.correct == int((logits.argmax(dim=1) == y).sum())
+    second_loss, _ = train_step(model, optimizer, x, y)
+    assert second_loss < first_loss
