@@ -6,47 +6,26 @@ their key (`# key.path -- ...`), not the `# --` comments it documents (norwoodj/
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tools.render_chart import CHART_DIR
+from tools.schemas.chart_values import doc_block_start, key_paths
 
 VALUES = CHART_DIR / "values.yaml"
-KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\-/]+):(\s|$)")
-DOC_START = re.compile(r"^\s*# -- \S")
-DOC_MORE = re.compile(r"^\s*#( |$)")
 
 
 def key_lines(lines: list[str]) -> list[tuple[int, str]]:
-    """(line index, dotted path) of every mapping key, parents from indentation."""
-    found: list[tuple[int, str]] = []
-    parents: list[tuple[int, str]] = []
-    for number, line in enumerate(lines):
-        match = KEY_LINE.match(line)
-        if not match:
-            continue
-        indent = len(match["indent"])
-        while parents and parents[-1][0] >= indent:
-            parents.pop()
-        found.append((number, ".".join([p[1] for p in parents] + [match["key"]])))
-        parents.append((indent, match["key"]))
-    return found
+    """(line index, dotted path) of every mapping key: the scan `make schema` reads descriptions with."""
+    return [(number, ".".join(path)) for number, path in key_paths(lines)]
 
 
 def undocumented_keys(path: Path) -> list[str]:
     """Dotted paths of keys without a `# --` comment block directly above them."""
     lines = path.read_text().splitlines()
-    missing: list[str] = []
-    for number, dotted in key_lines(lines):
-        above = number - 1
-        while above >= 0 and DOC_MORE.match(lines[above]) and not DOC_START.match(lines[above]):
-            above -= 1
-        if above < 0 or not DOC_START.match(lines[above]):
-            missing.append(dotted)
-    return missing
+    return [dotted for number, dotted in key_lines(lines) if doc_block_start(lines, number) is None]
 
 
 def leaf_and_parent_keys(node: object, prefix: str = "") -> list[str]:

@@ -50,9 +50,8 @@ TYPE_PREFIX = re.compile(r"^\((?P<type>[a-z]+)\)\s*")
 # --- values.yaml's `# --` comments ----------------------------------------------------------------
 
 
-def documented_keys(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
-    """(key path, comment text) of every key of a values file that has a `# --` comment block."""
-    lines = text.splitlines()
+def key_paths(lines: list[str]) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(line index, key path) of every mapping key of a values file; parents from indentation."""
     parents: list[tuple[int, str]] = []
     for number, line in enumerate(lines):
         match = KEY_LINE.match(line)
@@ -61,13 +60,27 @@ def documented_keys(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
         indent = len(match["indent"])
         while parents and parents[-1][0] >= indent:
             parents.pop()
-        path = (*[p[1] for p in parents], match["key"])
+        yield number, (*[p[1] for p in parents], match["key"])
         parents.append((indent, match["key"]))
-        start = number - 1
-        while start >= 0 and DOC_MORE.match(lines[start]) and not DOC_START.match(lines[start]):
-            start -= 1
-        if start < 0 or not (first := DOC_START.match(lines[start])):
+
+
+def doc_block_start(lines: list[str], number: int) -> int | None:
+    """The index of the `# --` line opening the comment block right above line `number`, if any."""
+    start = number - 1
+    while start >= 0 and DOC_MORE.match(lines[start]) and not DOC_START.match(lines[start]):
+        start -= 1
+    return start if start >= 0 and DOC_START.match(lines[start]) else None
+
+
+def documented_keys(text: str) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(key path, comment text) of every key of a values file that has a `# --` comment block."""
+    lines = text.splitlines()
+    for number, path in key_paths(lines):
+        start = doc_block_start(lines, number)
+        if start is None:
             continue
+        first = DOC_START.match(lines[start])
+        assert first is not None
         words = [first["text"]]
         for more in lines[start + 1 : number]:
             rest = (DOC_MORE.match(more)["text"] or "").strip()  # type: ignore[index]

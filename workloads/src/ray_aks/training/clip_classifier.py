@@ -163,7 +163,7 @@ def train_clip_classifier(
     from ray.data.expressions import col
 
     from ray_aks.local_ray import connect_ray
-    from ray_aks.training.ray_runtime import read_parquet, timed, torch_trainer
+    from ray_aks.training.ray_runtime import fit, read_parquet, timed, torch_trainer
 
     classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
@@ -210,14 +210,7 @@ def train_clip_classifier(
         checkpoint_score=(cfg.checkpoint_metric, cfg.checkpoint_mode),
         datasets_to_split=["train"],
     )
-    try:
-        with timed("classifier training"):
-            result = trainer.fit()
-    except Exception:
-        tracker.finish("FAILED")
-        raise
-    if result.checkpoint is None:
-        raise RuntimeError(f"run {run_name} finished without a checkpoint under {cfg.storage_path}")
+    result = fit(trainer, tracker, cfg, run_name)
     best = result.get_best_checkpoint(cfg.checkpoint_metric, cfg.checkpoint_mode)
     with best.as_directory() as best_dir, result.checkpoint.as_directory() as latest_dir:
         return _finish(

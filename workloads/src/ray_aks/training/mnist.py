@@ -102,7 +102,7 @@ def train_mnist(cfg: MnistTrainConfig, on_epoch_end: OnEpochEnd | None = None) -
     `on_epoch_end` is called in every worker after each epoch (ray_aks.training.worker_loop)."""
 
     from ray_aks.local_ray import connect_ray
-    from ray_aks.training.ray_runtime import read_run_state, torch_trainer, write_run_state
+    from ray_aks.training.ray_runtime import fit, read_run_state, torch_trainer, write_run_state
 
     # Check the data before any worker starts, so a wrong path is one clear error.
     data_dir = ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset)
@@ -134,13 +134,7 @@ def train_mnist(cfg: MnistTrainConfig, on_epoch_end: OnEpochEnd | None = None) -
         cfg,
         run_name,
     )
-    try:
-        result = trainer.fit()
-    except Exception:
-        tracker.finish("FAILED")
-        raise
-    if result.checkpoint is None:
-        raise RuntimeError(f"run {run_name} finished without a checkpoint under {cfg.storage_path}")
+    result = fit(trainer, tracker, cfg, run_name)
     return _finish(cfg, run_name, result.checkpoint, tracker, data_dir)
 
 

@@ -98,3 +98,17 @@ def torch_trainer(
             ),
         ),
     )
+
+
+def fit(trainer, tracker, cfg, run_name: str):
+    """trainer.fit() for a job's driver: a failed run is marked FAILED in MLflow, and a run that ends
+    without a checkpoint is an error naming where it looked."""
+    try:
+        with timed("training"):
+            result = trainer.fit()
+    except Exception:
+        tracker.finish("FAILED")
+        raise
+    if result.checkpoint is None:
+        raise RuntimeError(f"run {run_name} finished without a checkpoint under {cfg.storage_path}")
+    return result
