@@ -3,6 +3,7 @@ the one training step."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,24 @@ def test_a_training_step_lowers_the_loss_and_the_totals_count_the_batch() -> Non
     assert totals.correct == int((logits.argmax(dim=1) == y).sum())
     second_loss, _ = train_step(model, optimizer, x, y)
     assert second_loss < first_loss
+
+
+def test_the_trainers_poll_interval_is_one_ray_train_hands_to_its_controller(monkeypatch) -> None:
+    # Ray Train copies the driver's value of the variables it lists to the controller it starts:
+    # a Ray upgrade that stops listing this one would leave every report waiting up to 2 s again.
+    from ray.train.v2._internal.constants import get_env_vars_to_propagate
+    from ray_aks.training.ray_runtime import TRAIN_ENV, apply_train_env
+
+    for name in TRAIN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    apply_train_env()
+    assert TRAIN_ENV.items() <= get_env_vars_to_propagate().items()
+
+
+def test_a_poll_interval_the_user_set_wins(monkeypatch) -> None:
+    from ray_aks.training.ray_runtime import TRAIN_ENV, apply_train_env
+
+    name = next(iter(TRAIN_ENV))
+    monkeypatch.setenv(name, "3")
+    apply_train_env()
+    assert os.environ[name] == "3"
