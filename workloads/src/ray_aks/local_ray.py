@@ -1,5 +1,6 @@
 """The one way this process gets a Ray: join the cluster a RayJob or `--address` names, or start a
-local Ray, retried. Every `ray-aks` command, `make demo`, the tests and the benchmarks use it.
+local Ray, retried. Every `ray-aks` command that runs on Ray, `make demo`, the tests and the
+benchmarks use it.
 Imports Ray only when called."""
 
 from __future__ import annotations

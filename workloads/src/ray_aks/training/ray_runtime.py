@@ -1,4 +1,5 @@
-"""Ray glue shared by the jobs: remembering a run's MLflow id across restarts."""
+"""Ray glue shared by the jobs' drivers: the TorchTrainer and its fit, the controller's settings,
+a run's MLflow id kept across restarts, parquet reads and phase timings."""
 
 from __future__ import annotations
 
