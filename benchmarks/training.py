@@ -2,13 +2,15 @@
 
 Both sides run the same loop (`ray_aks.training.epochs`: the MNIST CNN on scikit-learn's digits as
 28x28, the same seeded shards, batch size, epochs and one torch thread per process); only the
-launcher and the process group come from Ray Train or from torch.multiprocessing + gloo. Rank 0
+launcher and the process group come from Ray Train or from torch.multiprocessing + gloo; both get
+the allocator settings `ray-aks train` gives its workers (`ray_runtime.TRAIN_WORKER_ENV`). Rank 0
 writes a timeline (epoch, seconds since the loop started, test accuracy) that both sides share.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +77,7 @@ def ray_train_worker(cfg: dict[str, Any]) -> None:
 def run_ray_train(cfg: dict[str, Any], workers: int, storage: str) -> None:
     import ray.train
     from ray.train.torch import TorchTrainer
-    from ray_aks.training.ray_runtime import apply_train_env
+    from ray_aks.training.ray_runtime import apply_train_env, train_worker_env
 
     apply_train_env()  # the controller's poll interval `ray-aks train` runs with
     trainer = TorchTrainer(
@@ -86,6 +88,7 @@ def run_ray_train(cfg: dict[str, Any], workers: int, storage: str) -> None:
             name=f"bench-{time.time_ns()}",
             storage_path=storage,
             failure_config=ray.train.FailureConfig(max_failures=0),
+            worker_runtime_env={"env_vars": train_worker_env()},  # the allocator settings, as `ray-aks train`
         ),
     )
     trainer.fit()
@@ -97,7 +100,9 @@ def _plain_worker(rank: int, world_size: int, cfg: dict[str, Any], port: int) ->
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     try:
-        train_loop(rank, world_size, cfg, DistributedDataParallel, lambda metrics: None)
+        # Like Ray Train's prepare_model: DDP only when there is more than one process.
+        wrap = DistributedDataParallel if world_size > 1 else (lambda model: model)
+        train_loop(rank, world_size, cfg, wrap, lambda metrics: None)
     finally:
         dist.destroy_process_group()
 
@@ -105,8 +110,16 @@ def _plain_worker(rank: int, world_size: int, cfg: dict[str, Any], port: int) ->
 def run_plain_ddp(cfg: dict[str, Any], workers: int) -> None:
     import torch.multiprocessing as mp
     from ray_aks.processes import free_port
+    from ray_aks.training.ray_runtime import train_worker_env
 
-    mp.spawn(_plain_worker, args=(workers, cfg, free_port()), nprocs=workers, join=True)
+    # The same allocator settings as the Ray Train workers: spawned processes read them at start.
+    saved = dict(os.environ)
+    os.environ.update(train_worker_env())
+    try:
+        mp.spawn(_plain_worker, args=(workers, cfg, free_port()), nprocs=workers, join=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def timeline_figures(path: Path, target: float) -> dict[str, float | None]:

@@ -67,3 +67,13 @@ def test_a_poll_interval_the_user_set_wins(monkeypatch) -> None:
     monkeypatch.setenv(name, "3")
     apply_train_env()
     assert os.environ[name] == "3"
+
+
+def test_the_trainers_give_their_workers_the_allocator_settings_unless_the_user_set_one(monkeypatch) -> None:
+    from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV, train_worker_env
+
+    for name in TRAIN_WORKER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert train_worker_env() == TRAIN_WORKER_ENV
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert train_worker_env() == TRAIN_WORKER_ENV | {"MALLOC_ARENA_MAX": "4"}

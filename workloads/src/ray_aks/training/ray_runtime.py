@@ -1,5 +1,5 @@
-"""Ray glue shared by the jobs' drivers: the TorchTrainer and its fit, the controller's settings,
-a run's MLflow id kept across restarts, parquet reads and phase timings."""
+"""Ray glue shared by the jobs' drivers: the TorchTrainer and its fit, the controller's and the
+workers' settings, a run's MLflow id kept across restarts, parquet reads and phase timings."""
 
 from __future__ import annotations
 
@@ -27,6 +27,25 @@ def apply_train_env() -> None:
     """Set TRAIN_ENV in this driver (before a trainer starts) unless the user set it."""
     for name, value in TRAIN_ENV.items():
         os.environ.setdefault(name, value)
+
+
+# glibc's allocator in the Train workers. With its defaults each MNIST step on the CPU handed its
+# tensors' memory back to the OS and faulted it in again (about 6,600 minor page faults a step,
+# 20% of a step in this VM). Raising the two thresholds stops that only in a process's main arena,
+# and Ray Train runs the loop in a thread, which glibc gives an arena of its own: hence one arena.
+# `make bench` training: Ray Train 914 -> 1,098 samples/s (benchmarks/README.md, "The allocator").
+# The cost: a worker's heap stays at its peak instead of shrinking.
+TRAIN_WORKER_ENV = {
+    "MALLOC_ARENA_MAX": "1",
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),  # glibc's maximum
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+}
+
+
+def train_worker_env() -> dict[str, str]:
+    """The environment the trainers give their workers: TRAIN_WORKER_ENV, where the driver's
+    environment does not set a value of its own (glibc reads these when a process starts)."""
+    return {name: os.environ.get(name, value) for name, value in TRAIN_WORKER_ENV.items()}
 
 
 def read_run_state(storage_path: str, run_name: str) -> dict:
@@ -107,6 +126,7 @@ def torch_trainer(
             name=run_name,
             storage_path=cfg.storage_path,
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            worker_runtime_env={"env_vars": train_worker_env()},
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=cfg.keep_checkpoints,
                 checkpoint_score_attribute=metric,
