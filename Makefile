@@ -18,14 +18,35 @@ VENV  := $(ROOT)/.venv
 CORE_MAKEFILES := make/python.mk make/tools.mk
 include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES),$(sort $(wildcard make/*.mk)))
 # Each area lists its checks (CHART_CHECKS, ...); `make test` runs them in this order: the chart
-# checks first (minutes, and they fail fast), the cluster scenarios after the image checks (their
-# images are built by then, and their layers already in the shared registry), the Python checks
-# last (pytest takes half an hour).
-TEST_TARGETS := $(CHART_CHECKS) $(IMAGE_CHECKS) $(E2E_CHECKS) $(PYTHON_CHECKS)
+# tools and checks first (minutes, and they fail fast), the cluster scenarios after the image checks
+# (their images are built by then, and their layers already in the shared registry), the Python
+# checks last. The tool builds are steps of their own, so that the table shows what a cold cache costs.
+# `e2e-tools&e2e`: the e2e cluster's Go builds (CPU) run beside test-containers (image builds and
+# pushes: mostly the network and the disk), and must have passed before e2e starts.
+TEST_TARGETS := tools $(CHART_CHECKS) $(INFRA_CHECKS) $(DOCS_CHECKS) $(filter-out test-containers,$(IMAGE_CHECKS)) \
+  e2e-tools&e2e test-containers $(filter-out e2e-tools,$(E2E_CHECKS)) $(PYTHON_CHECKS)
+# Each step's time on a fresh machine and with warm caches, as recorded by `make test-times-record`.
+TEST_TIMES_RECORD := benchmarks/results/test-times.json
+# The edit loop: the static checks, helm-unittest and the pytest tests not marked slow.
+CHECK_TARGETS := lint-python lint-chart test-chart-unit schema-check docs-check test-fast
 
-.PHONY: help test
+# The areas of `make help`, in this order (each makefile names its own with a `## @category` line).
+HELP_AREAS := Start here|Demo|Chart|Images and registries|AKS (infra/)|Test cluster (e2e)|Python|Reliability|Documentation|Benchmarks|Toolchain
+
+## @category Start here
+.PHONY: help test check test-times-record
 help: ## List every target with its description
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -v areas="$(HELP_AREAS)" -v color=$$([ -t 1 ] && echo 1 || echo 0) -f tools/make_help.awk $(MAKEFILE_LIST)
 
-test: $(TEST_TARGETS) ## Run every check, offline once the tools and images are built (what .ci/run calls)
-	@echo "make test: all checks passed ($(TEST_TARGETS))"
+# One step at a time, each timed (tools/test_times.py): at the end, also after a failure, each step's
+# time beside the recorded ones, the steps that grew by more than half, the estimate for a fresh
+# machine and the slowest tests; .cache/test-times.json keeps them.
+test: ## Run every check, offline once the tools and images are built (what .ci/run calls), then the timing table
+	@$(PYTHON) tools/test_times.py run --output $(CACHE)/test-times.json --recorded $(TEST_TIMES_RECORD) $(foreach t,$(TEST_TARGETS),'$(t)')
+	@echo "make test: all checks passed ($(subst &e2e,,$(TEST_TARGETS)))"
+
+test-times-record: ## Keep the last `make test`'s times as the recorded KIND=cold (fresh machine) or KIND=warm table, and README's
+	$(PYTHON) tools/test_times.py record --kind $(KIND) --recorded $(TEST_TIMES_RECORD) --readme README.md
+
+check: $(CHECK_TARGETS) ## The edit loop (minutes): ruff, helm lint and unittest, generated-file checks, the pytest tests not marked slow
+	@echo "make check: passed ($(CHECK_TARGETS)); make test runs everything"

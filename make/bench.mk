@@ -1,6 +1,7 @@
 # Benchmarks (issue 7): every workload against its plain alternative, as ratios. Not part of `make test`:
 # timings belong here. Smaller sizes for a quick look, e.g.
 #   make bench BENCH_RUNS=1 BENCH_SERVE_SECONDS=4 BENCH_EMBED_ROWS=2000 BENCH_TRAIN_EPOCHS=5
+## @category Benchmarks
 BENCH_ONLY          ?= serving,embedding,training,chart
 BENCH_RUNS          ?= 3
 BENCH_SERVE_SECONDS ?= 6

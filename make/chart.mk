@@ -2,6 +2,7 @@
 # All of them run offline: the kuberay-operator subchart is never needed (`make deps`
 # fetches it for a real install). `make test-chart HELM_VERSION=3.21.4` runs them all under helm 3.
 # The tools ($(HELM), $(CT), ...) are defined in tools.mk, which the Makefile reads before this file.
+## @category Chart
 
 CHART       := charts/ray-aks
 GPU_VALUES  := charts/ray-aks-gpu-values.yaml

@@ -9,10 +9,11 @@
 #   make push REGISTRY=host:port    # any registry, after `docker login host:port`
 #   make install ACR_NAME=myacr VALUES=gpu
 #   DOCKER=podman make image        # any docker-compatible engine
+## @category Images and registries
 
 DOCKER   ?= docker
 AZ       ?= az
-IMAGES   ?= training serving embedding
+IMAGES   ?= training serving embedding log-collector
 VARIANTS ?= cpu
 # linux/amd64: AKS node pools, and the platform workloads/requirements.lock was compiled for.
 IMAGE_PLATFORM ?= linux/amd64
@@ -61,6 +62,10 @@ resolved_model_source = $(or $(filter-out auto,$(MODEL_SOURCE)),$(eval MODEL_SOU
 ray_base_repository = $(if $(filter local,$(resolved_ray_base)),$(LOCAL_RAY_REPOSITORY),$(UPSTREAM_RAY_REPOSITORY))
 ca_secret = $(if $(wildcard $(PIP_CA_BUNDLE)),--secret id=pip-ca-bundle$(comma)src=$(PIP_CA_BUNDLE))
 
+# Helm 4 applies server-side: KubeRay and the Ray autoscaler write to the Ray objects' worker groups
+# (replicas, defaults), so an upgrade of a running release conflicts on them; the chart's values win
+# and the autoscaler sizes the groups again. Helm 3 merges on the client and has no such flag.
+HELM_APPLY_FLAGS = $(if $(filter 4,$(HELM_MAJOR)),--force-conflicts)
 # Helm install (VALUES=cpu|gpu): the chart's defaults, or with the GPU overlay on top.
 RELEASE   ?= ray
 NAMESPACE ?= ray
@@ -75,13 +80,36 @@ CHART_HAS_IMAGE_TAG := $(shell grep -Eq '^  imageTag:' charts/ray-aks/values.yam
 
 image_ref = $(if $(REGISTRY),$(REGISTRY)/)ray-aks-$(1):$(2)$(if $(filter gpu,$(3)),-gpu)
 
+# Images with a Dockerfile of their own (images/<name>.Dockerfile) instead of a stage of
+# images/Dockerfile: one build each (no GPU variant), not in IMAGES by default. redis: the e2e
+# cluster's Redis for GCS fault tolerance (`make image IMAGES=redis`).
+STANDALONE_IMAGES := redis
+# The log collector (images/log-collector.Dockerfile): the chart's log sidecar, one static binary
+# built here first ($(LOG_COLLECTOR), below) and copied FROM scratch, its folder the build context.
+# In IMAGES by default (the chart runs it in every Ray pod); no GPU variant.
+BINARY_IMAGES := log-collector
+LOG_COLLECTOR_CONFIG := tools/otelcol/builder-config.yaml
+LOG_COLLECTOR_SUM    := $(shell { cat $(LOG_COLLECTOR_CONFIG); echo $(OTELCOL_BUILDER_VERSION) $(IMAGE_PLATFORM); } | cksum | cut -d' ' -f1)
+LOG_COLLECTOR        := $(BIN)/log-collector-$(LOG_COLLECTOR_SUM)/ray-aks-log-collector
+# Every image make can build (image-prune removes them all).
+ALL_IMAGES := training serving embedding $(STANDALONE_IMAGES) $(BINARY_IMAGES)
+space := $(subst ,, )
+image_variants = $(if $(filter $(1),$(STANDALONE_IMAGES) $(BINARY_IMAGES)),cpu,$(VARIANTS))
+label_args = --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) \
+  --build-arg SOURCE=$(IMAGE_SOURCE)
+
 # One build per image and variant, with every tag at once; one command a line (`make -n image`).
-build_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/Dockerfile --target $(1) --build-arg IMAGE=$(1) \
+build_image = $(if $(filter $(1),$(BINARY_IMAGES)),$(call build_binary_image,$(1)),$(if $(filter $(1),$(STANDALONE_IMAGES)),$(call build_standalone_image,$(1)),$(call build_stage_image,$(1),$(2))))
+build_binary_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/$(1).Dockerfile $(label_args) \
+  $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),cpu)) $(BUILD_FLAGS) $(dir $(LOG_COLLECTOR))
+build_standalone_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/$(1).Dockerfile \
+  $(if $(filter local,$(resolved_ray_base)),--build-arg DEBIAN_IMAGE=$(LOCAL_DEBIAN_IMAGE)) $(label_args) \
+  $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),cpu)) $(BUILD_FLAGS) .
+build_stage_image = $(DOCKER) buildx build $(BUILD_LOAD) --platform $(IMAGE_PLATFORM) --file images/Dockerfile --target $(1) --build-arg IMAGE=$(1) \
   --build-arg RAY_BASE_REPOSITORY=$(ray_base_repository) --build-arg RAY_VERSION=$(CHART_APP_VERSION) \
   --build-arg RAY_VARIANT=$(2) --build-arg MODEL_SOURCE=$(resolved_model_source) \
   $(if $(and $(TORCH_INDEX_URL),$(filter cpu,$(2))),--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)) \
-  --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(IMAGE_REVISION) --build-arg CREATED=$(IMAGE_CREATED) \
-  --build-arg SOURCE=$(IMAGE_SOURCE) $(ca_secret) \
+  $(label_args) $(ca_secret) \
   $(foreach tag,$(IMAGE_TAGS),--tag $(call image_ref,$(1),$(tag),$(2))) $(BUILD_FLAGS) .
 
 define newline
@@ -133,37 +161,59 @@ ray-base: ## Build the local Ray base ray-aks-local/ray:<ray>-py311-{cpu,gpu} fr
 image: ## Build stage <name> of images/Dockerfile as ray-aks-<name> (IMAGES, VARIANTS="cpu gpu", RAY_BASE, MODEL_SOURCE, DOCKER=podman)
 	$(check_variants)
 	$(check_engine)
-	@echo "image: Ray base $(resolved_ray_base) ($(ray_base_repository)), models from $(resolved_model_source)"
-	$(if $(filter local,$(resolved_ray_base)),$(MAKE) --no-print-directory ray-base RAY_BASE=local)
-	$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(call build_image,$(name),$(variant))$(newline)))
+	$(if $(filter-out $(BINARY_IMAGES),$(IMAGES)),@echo "image: Ray base $(resolved_ray_base) ($(ray_base_repository))$(comma) models from $(resolved_model_source)")
+	$(if $(filter-out $(BINARY_IMAGES),$(IMAGES)),$(if $(filter local,$(resolved_ray_base)),$(MAKE) --no-print-directory ray-base RAY_BASE=local))
+	$(if $(filter $(BINARY_IMAGES),$(IMAGES)),$(MAKE) --no-print-directory log-collector)
+	$(foreach name,$(IMAGES),$(foreach variant,$(call image_variants,$(name)),$(call build_image,$(name),$(variant))$(newline)))
 
 push: require-registry image ## Build, then push every tag to REGISTRY (ACR_NAME: after az acr login --name ACR_NAME)
 	$(if $(ACR_NAME),DOCKER_COMMAND=$(DOCKER) $(AZ) acr login --name $(ACR_NAME))
-	$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\
+	$(foreach name,$(IMAGES),$(foreach variant,$(call image_variants,$(name)),$(foreach tag,$(IMAGE_TAGS),\
 	$(DOCKER) push $(call image_ref,$(name),$(tag),$(variant))$(newline))))
 
-install: require-acr | $(HELM) ## helm upgrade --install the chart (VALUES=cpu|gpu) with ACR_NAME's registry and this commit's image tag
+install: require-acr | $(HELM) ## helm upgrade --install the chart (VALUES=cpu|gpu) with ACR_NAME's registry and this commit's image tag (and infra/aks-values.yaml once make aks wrote it)
 	@case "$(VALUES)" in cpu|gpu) ;; *) echo "install: VALUES must be cpu or gpu, not '$(VALUES)'" >&2; exit 1;; esac
 	@test -n "$(wildcard $(CHART)/charts/kuberay-operator-*.tgz)" || \
 	  { echo "install: the kuberay-operator subchart is missing: run 'make deps' (needs the KubeRay chart repo)" >&2; exit 1; }
-	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
-	  $(addprefix -f ,$(VALUES_FILES_$(VALUES))) \
+	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace $(HELM_APPLY_FLAGS) \
+	  $(addprefix -f ,$(wildcard $(AKS_VALUES)) $(VALUES_FILES_$(VALUES))) \
 	  --set global.imageRegistry=$(REGISTRY) $(if $(CHART_HAS_IMAGE_TAG),--set global.imageTag=$(IMAGE_TAG)) $(HELM_FLAGS)
 
 image-names: ## Print every image reference `make image` would build (one a line)
-	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),$(foreach tag,$(IMAGE_TAGS),\
+	@$(foreach name,$(IMAGES),$(foreach variant,$(call image_variants,$(name)),$(foreach tag,$(IMAGE_TAGS),\
 	echo $(call image_ref,$(name),$(tag),$(variant));)))
 
 image-prune: ## Remove every image `make image` made here (ray-aks-*, untagged ones a rebuild replaced, the local Ray base and Debian) and the rootfs tarball
 	$(check_engine)
-	@refs=$$($(DOCKER) image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^([^/]+/)*(ray-aks-(training|serving|embedding)|$(LOCAL_RAY_REPOSITORY)|$(firstword $(subst :, ,$(LOCAL_DEBIAN_IMAGE)))):' || true); \
+	@refs=$$($(DOCKER) image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^([^/]+/)*(ray-aks-($(subst $(space),|,$(ALL_IMAGES)))|$(LOCAL_RAY_REPOSITORY)|$(firstword $(subst :, ,$(LOCAL_DEBIAN_IMAGE)))):' || true); \
 	  test -z "$$refs" || $(DOCKER) image rm $$refs
 	$(DOCKER) image prune --force --filter label=io.ray-aks.variant
 	rm -rf $(CACHE)/images
 
 image-sizes: ## Print each built image's size and its largest layers
-	@$(foreach name,$(IMAGES),$(foreach variant,$(VARIANTS),\
+	@$(foreach name,$(IMAGES),$(foreach variant,$(call image_variants,$(name)),\
 	DOCKER=$(DOCKER) tools/images/sizes.sh $(call image_ref,$(name),$(IMAGE_TAG),$(variant));))
+
+# --- the log collector's binary ----------------------------------------------------------------
+# tools/otelcol/builder-config.yaml pins every component; the collector builder (pinned in
+# make/tools.mk) generates a Go module from it, resolves it (`go mod tidy`: minimal version selection
+# over the pinned modules' go.mod files, the same on every machine) and compiles one static binary
+# (CGO off, -trimpath, stripped) for the images' platform, into a folder named by the config's and
+# the platform's checksum: an unchanged config finds the binary, an edit builds a new one. The Go
+# module and build caches are the user's, as for every Go tool; the generated module (its go.mod and
+# go.sum: what was resolved) stays beside the binary. `image` builds it (after its checks of the
+# arguments and the engine), `image-tools` too (`make test` times it there).
+$(LOG_COLLECTOR): $(LOG_COLLECTOR_CONFIG) | $(OTELCOL_BUILDER)
+	@echo "building the log collector ($(LOG_COLLECTOR_CONFIG), $(IMAGE_PLATFORM))"
+	@rm -rf $(@D).tmp && mkdir -p $(@D).tmp
+	cd $(@D).tmp && GOOS=$(word 1,$(subst /, ,$(IMAGE_PLATFORM))) GOARCH=$(word 2,$(subst /, ,$(IMAGE_PLATFORM))) \
+	  GOFLAGS=-buildvcs=false $(OTELCOL_BUILDER) --config=$(abspath $(LOG_COLLECTOR_CONFIG)) --skip-strict-versioning=false
+	@mv $(@D).tmp/build/$(@F) $(@D).tmp/$(@F)
+	@rm -rf $(@D) && mv $(@D).tmp $(@D)
+
+.PHONY: log-collector
+log-collector: $(LOG_COLLECTOR) ## Build the log collector's binary (tools/otelcol/builder-config.yaml) into ./bin, as `make image` does
+	@echo "log-collector: $(LOG_COLLECTOR)"
 
 # --- the buildx plugin, where the engine has none (Debian's docker.io ships without it) ----------
 # $(BUILDX) is built by make/tools.mk's Go tool table.
@@ -184,7 +234,7 @@ $(HADOLINT): | $(VENV_STAMP)
 	@rm -rf $(HADOLINT_DIR) && mv $(HADOLINT_DIR).tmp $(HADOLINT_DIR)
 	@$@ --version | grep -q ' $(HADOLINT_VERSION)$$' || { echo "$@ is not hadolint $(HADOLINT_VERSION)" >&2; exit 1; }
 
-DOCKERFILES := images/Dockerfile images/ray-base.Dockerfile
+DOCKERFILES := images/Dockerfile images/ray-base.Dockerfile images/redis.Dockerfile images/log-collector.Dockerfile
 lint-dockerfiles: $(HADOLINT) ## hadolint images/*Dockerfile (rules in .hadolint.yaml)
 	$(HADOLINT) --config .hadolint.yaml $(DOCKERFILES)
 	@echo "lint-dockerfiles: $(DOCKERFILES) clean"
@@ -199,6 +249,12 @@ test-containers: $(VENV_STAMP) $(REGISTRY_BIN) | $(HELM) ## pytest -m container:
 	$(ensure_buildx)
 	$(PY) -m pytest tests/images -m container
 
-.PHONY: lint-dockerfiles test-images test-containers
+# What the image checks build before they start (make test times it as a step of its own): the
+# registry they push to, the log collector's binary (a Go build of minutes when cold) and, where the
+# engine's client lacks it, the buildx plugin.
+image-tools: $(REGISTRY_BIN) $(LOG_COLLECTOR) ## Build the local OCI registry, the log collector's binary and, if the docker client has none, the buildx plugin
+	$(ensure_buildx)
+
+.PHONY: lint-dockerfiles test-images test-containers image-tools
 # `make test` runs these (the Makefile orders every area's checks).
-IMAGE_CHECKS := lint-dockerfiles test-containers
+IMAGE_CHECKS := image-tools lint-dockerfiles test-containers

@@ -1,4 +1,5 @@
 # Python: .venv with the workloads package and the Python test tools, pinned by one lock file.
+## @category Python
 PYTHON     ?= python3
 UV_VERSION := 0.13.9
 LOCK       := workloads/requirements.lock
@@ -13,7 +14,7 @@ $(VENV_STAMP): $(LOCK) workloads/pyproject.toml
 	$(UV) pip install --quiet --python $(PY) --constraint $(LOCK) --editable 'workloads[dev]'
 	touch $@
 
-.PHONY: venv lock lint-python test-python
+.PHONY: venv lock lint-python test-python test-fast
 venv: $(VENV_STAMP) ## Create .venv: the workloads package and test tools, pinned by workloads/requirements.lock
 
 lock: $(VENV_STAMP) ## Regenerate workloads/requirements.lock from workloads/pyproject.toml (needs PyPI)
@@ -25,9 +26,14 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 	$(VENV)/bin/ruff format --check .
 
 # tests/chart renders with $(HELM); tests/reliability checks its fuzzed renders with the pinned
-# kubeconform and kube-linter against the generated schemas: `tools` builds them all.
-test-python: $(VENV_STAMP) | tools ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
+# kubeconform and kube-linter against the generated schemas: `tools` builds them all; tests/infra
+# evaluates the AKS module with the pinned OpenTofu (infra-tools).
+test-python: $(VENV_STAMP) | tools infra-tools ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
 	$(PY) -m pytest -m "not container and not e2e"
+
+# The edit loop's share of pytest (`make check`): every test not marked slow, container or e2e.
+test-fast: $(VENV_STAMP) | tools infra-tools ## pytest without the slow, container and e2e tests (make check runs it)
+	$(PY) -m pytest -m "not slow and not container and not e2e"
 
 # `make test` runs them after every other check (the Makefile orders them last).
 PYTHON_CHECKS := lint-python test-python

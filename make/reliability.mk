@@ -7,6 +7,7 @@
 # area alone. `make reliability` runs them at their full sizes (600 values mutations,
 # 10,000 requests per app at concurrency 64, ...). Each size can be overridden, e.g.
 # `make reliability RELIABILITY_LOAD_REQUESTS=20000` (tests/reliability/sizes.py lists them).
+## @category Reliability
 
 RELIABILITY_TESTS := tests/reliability
 # The fuzzed renders are checked with the pinned kubeconform and kube-linter (tools.mk) against the

@@ -6,6 +6,7 @@
 #
 # The Makefile reads this file right after python.mk ($(VENV_STAMP), $(PY)): the path variables
 # defined here are prerequisites of rules in the files read after it.
+## @category Toolchain
 
 GO ?= go
 # Static binaries, no local paths or VCS stamps baked in (the wrapper modules sit in this repo).
@@ -34,6 +35,9 @@ KWOK_VERSION          := v0.8.0
 # v2.1.0 is the only version the proxy serves. Security flaws are reported against it: it is
 # acceptable only as the NetworkPolicy dataplane of the sealed, loopback-only e2e cluster.
 KUBE_ROUTER_VERSION   := v2.1.0
+# The OpenTelemetry Collector builder that assembles the log collector image's binary from
+# tools/otelcol/builder-config.yaml (whose component pins follow its release; make/images.mk).
+OTELCOL_BUILDER_VERSION := v0.165.0
 # KubeRay: the chart depends on kuberay-operator 1.7.0, but the Go proxy refuses
 # github.com/ray-project/kuberay/ray-operator@v1.7.0 (403), so the CRD schemas and the operator the
 # e2e cluster runs are 1.6.2's, the newest it serves; moving to 1.7.x is this one pin. 1.7.0 only
@@ -43,6 +47,8 @@ KUBE_ROUTER_VERSION   := v2.1.0
 KUBERAY_CRD_VERSION      := v1.6.2
 KUBERAY_OPERATOR_VERSION := $(KUBERAY_CRD_VERSION)
 KUBERAY_OPERATOR_MODULE  := github.com/ray-project/kuberay/ray-operator
+# Kueue (the queued-jobs e2e scenario): its manager, and its CRDs and manifests from the same module.
+KUEUE_VERSION            := v0.17.0
 # Kubernetes schemas: the oldest and newest AKS-supported minors.
 KUBERNETES_VERSIONS := 1.33.13 1.35.4
 # Monitoring kinds (PodMonitor, PrometheusRule): the proxy refuses v0.86 and v0.87 (403).
@@ -152,6 +158,7 @@ $(call go_tool, HELM_DOCS,            helm-docs-$(HELM_DOCS_VERSION),           
 $(call go_tool, CHARTLOCK,            chartlock,                                                      tools/go/chartlock,                                                                     chartlock,)
 # The images (make/images.mk) and the e2e cluster (make/e2e.mk).
 $(call go_tool, REGISTRY_BIN,         registry-$(REGISTRY_VERSION),                                   github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION),               registry,)
+$(call go_tool, OTELCOL_BUILDER,      otelcol-builder-$(OTELCOL_BUILDER_VERSION),                     go.opentelemetry.io/collector/cmd/builder@$(OTELCOL_BUILDER_VERSION),                   builder,)
 $(call go_tool, BUILDX,               buildx-$(BUILDX_VERSION)/docker-buildx,                         github.com/docker/buildx/cmd/buildx@$(BUILDX_VERSION),                                  buildx,        -X github.com/docker/buildx/version.Version=$(BUILDX_VERSION))
 $(call go_tool, KUBERNETES_STAMP,     kubernetes-$(KUBERNETES_VERSION)/.done-$(KUBERNETES_FLAGS_SUM), tools/go/kubernetes:k8s.io/kubernetes@$(KUBERNETES_VERSION),                            *,             $(KUBERNETES_LDFLAGS))
 $(call go_tool, ETCD_BIN,             etcd-$(ETCD_VERSION),                                           tools/go/etcd:go.etcd.io/etcd/server/v3@$(ETCD_VERSION),                                server,)
@@ -159,6 +166,7 @@ $(call go_tool, COREDNS_BIN,          coredns-$(COREDNS_VERSION),               
 $(call go_tool, KWOK_BIN,             kwok-$(KWOK_VERSION),                                           sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION),                                              kwok,)
 $(call go_tool, KUBE_ROUTER_BIN,      kube-router-$(KUBE_ROUTER_VERSION),                             github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$(KUBE_ROUTER_VERSION),       kube-router,)
 $(call go_tool, KUBERAY_OPERATOR_BIN, kuberay-operator-$(KUBERAY_OPERATOR_VERSION),                   $(KUBERAY_OPERATOR_MODULE)@$(KUBERAY_OPERATOR_VERSION),                                 ray-operator,)
+$(call go_tool, KUEUE_BIN,            kueue-$(KUEUE_VERSION),                                         sigs.k8s.io/kueue/cmd/kueue@$(KUEUE_VERSION),                                           kueue,         -X sigs.k8s.io/kueue/pkg/version.GitVersion=$(KUEUE_VERSION))
 $(call go_tool, PAUSE_BIN,            pause-$(PAUSE_SUM),                                             tools/go/pause,                                                                         pause,)
 
 # Every recipe (and tools/render_chart.py, and pytest) runs this helm, with its state inside the

@@ -1,5 +1,6 @@
 # Training workloads: `make test` runs these tests through test-python; this target is the
 # quick loop over the training area alone (real local Ray and MLflow server, slow tests included).
+## @category Python
 TRAINING_TESTS := $(sort $(wildcard tests/workloads/test_idx*.py tests/workloads/test_train_mnist*.py \
   tests/workloads/test_train_clip*.py tests/workloads/test_tune*.py tests/workloads/test_preprocess*.py \
   tests/workloads/test_tracking*.py tests/workloads/test_cli_training*.py))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,9 @@ __all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_for"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _EXIT_STATUS = pytest.StashKey[int]()
+# Each test's seconds (setup + call + teardown), for `make test`'s table (tools/test_times.py): written
+# to $TEST_TIMES_DIR when make test's runner sets it.
+_DURATIONS: defaultdict[str, float] = defaultdict(float)
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +29,16 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DURATIONS[report.nodeid] += report.duration
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_EXIT_STATUS] = int(exitstatus)
+    directory = os.environ.get("TEST_TIMES_DIR")
+    if directory and _DURATIONS:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / f"pytest-{os.getpid()}.json").write_text(json.dumps(_DURATIONS, indent=1))
 
 
 @pytest.hookimpl(trylast=True)

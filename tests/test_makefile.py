@@ -15,17 +15,29 @@ VENV_STAMP = str(REPO_ROOT / ".venv" / ".installed")
 
 
 @functools.cache
-def make_rules() -> dict[str, list[str]]:
-    """make's rule database (`make -pn`): target -> its prerequisites as make resolved them."""
+def make_database() -> str:
+    """make's database (`make -pn`): its variables and rules as make resolved them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    database = subprocess.run(
+    return subprocess.run(
         ["make", "--no-print-directory", "-pn", "help"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+
+
+@functools.cache
+def make_rules() -> dict[str, list[str]]:
+    """Target -> its prerequisites as make resolved them."""
     rules: dict[str, list[str]] = {}
-    for target, prerequisites in re.findall(r"^([^\s#:=]+):(?![:=])[ \t]*(.*)$", database, re.M):
+    for target, prerequisites in re.findall(r"^([^\s#:=]+):(?![:=])[ \t]*(.*)$", make_database(), re.M):
         rules.setdefault(target, prerequisites.replace("|", " ").split())
     return rules
+
+
+def make_variable(name: str) -> list[str]:
+    """A simply expanded variable's words, e.g. the steps `make test` runs (TEST_TARGETS)."""
+    found = re.search(rf"^{name} := (.*)$", make_database(), re.M)
+    assert found, f"make defines no {name}"
+    return found.group(1).split()
 
 
 @pytest.mark.parametrize(
@@ -51,15 +63,39 @@ def test_target_builds_the_registry_first(target: str) -> None:
 
 
 def test_make_test_runs_the_chart_checks_before_pytest() -> None:
-    """The quick checks first: a chart failure shows in minutes, not after the half-hour of pytest."""
-    order = make_rules()["test"]
-    assert order[0] == "lint-chart" and order[-2:] == ["lint-python", "test-python"]
+    """The quick checks first: a chart failure shows in minutes, not after pytest's many minutes."""
+    order = make_variable("TEST_TARGETS")
+    assert order[:2] == ["tools", "lint-chart"] and order[-2:] == ["lint-python", "test-python"]
 
 
 def test_make_test_runs_the_cluster_scenarios_after_the_image_checks() -> None:
-    """make e2e pulls the images test-containers built and pushed, and comes before pytest's half hour."""
-    order = make_rules()["test"]
+    """make e2e pulls the images test-containers built and pushed, and comes before pytest."""
+    order = make_variable("TEST_TARGETS")
     assert order.index("test-containers") < order.index("e2e") < order.index("test-python")
+
+
+def test_make_test_times_the_tool_builds_as_steps_of_their_own() -> None:
+    """What a cold cache costs shows in the timing table, not inside the first check that needs a tool."""
+    order = [step.partition("&")[0] for step in make_variable("TEST_TARGETS")]
+    assert order.index("image-tools") < order.index("test-containers")
+    assert order.index("e2e-tools") < order.index("e2e")
+
+
+def test_the_e2e_tools_build_beside_the_image_checks_and_pass_before_e2e() -> None:
+    order = make_variable("TEST_TARGETS")
+    assert order[order.index("e2e-tools&e2e") + 1] == "test-containers"
+
+
+def test_make_test_runs_each_step_through_the_timing_runner() -> None:
+    out = make_dry_run("test")
+    assert "tools/test_times.py run" in out
+    assert " ".join(f"'{step}'" for step in make_variable("TEST_TARGETS")) in out
+
+
+def test_make_check_is_a_subset_of_make_test() -> None:
+    """The edit loop only runs what `make test` runs too (test-fast: test-python's fast part)."""
+    steps = set(make_variable("TEST_TARGETS")) | {"test-fast"}
+    assert set(make_variable("CHECK_TARGETS")) <= steps
 
 
 def make_dry_run(*args: str) -> str:

@@ -3,6 +3,7 @@ server of `make demo` and of the tests (the chart runs its own; the package neve
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,8 +52,13 @@ def mlflow_server(root: Path) -> Iterator[LocalMlflowServer]:
         "--artifacts-destination", str(root / "artifacts"), "--workers", "1",
     ]
     # fmt: on
+    # As the chart runs it (mlflow.jobExecution): without the job runner's seven consumer
+    # processes, which only MLflow's GenAI features use.
+    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
         try:
             yield LocalMlflowServer(f"http://127.0.0.1:{port}", proc, log_path)
         finally:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,8 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
-from tests.e2e import kube
+from tests.e2e import kube, scenario
+from tests.e2e.scenario import pods
 from tests.images.conftest import make
 from tests.images.containers import Registry, docker_engine, local_registry
 from tools.e2e import configs
@@ -29,13 +31,23 @@ E2E_IMAGE_ARGS = [
     "RAY_BASE=local",
     "MODEL_SOURCE=test",
     "VARIANTS=cpu",
-    "IMAGES=training serving",
+    "IMAGES=training serving redis",
     f"IMAGE_TAG={kube.IMAGE_TAG}",
 ]
 PULL_SECRET = "ray-aks-registry"
 SHARED_DIR = kube.LAYOUT.var / "volumes" / "shared"
 MLFLOW_DIR = kube.LAYOUT.var / "volumes" / "mlflow"
 STORAGE_CLASS = "ray-aks-e2e-local"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed scenario leaves its namespaces' pod logs and events under .cache/e2e/failures/."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and scenario.WATCHED:
+        folder = scenario.save_failure(item.nodeid)
+        report.sections.append(("e2e", f"logs and events of {sorted(scenario.WATCHED)} saved in {folder}"))
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +152,7 @@ def storage(cluster: Cluster) -> None:
                 "volumeBindingMode": "Immediate",
             },
             _static_volume("ray-aks-e2e-shared", SHARED_DIR, "ReadWriteMany", "5Gi"),
-            _static_volume("ray-aks-e2e-mlflow", MLFLOW_DIR, "ReadWriteOnce", "1Gi"),
+            _static_volume("ray-aks-e2e-mlflow", MLFLOW_DIR, "ReadWriteOnce", "20Gi"),
         ]
     )
     data = SHARED_DIR / "datasets" / "mnist"
@@ -155,6 +167,7 @@ def storage(cluster: Cluster) -> None:
 @pytest.fixture(scope="session")
 def namespace(cluster: Cluster, storage: None) -> str:
     kube.restricted_namespace(kube.NAMESPACE)
+    scenario.WATCHED.add(kube.NAMESPACE)  # the main release's scenarios save it when they fail
     kube.apply(
         [
             {
@@ -179,11 +192,61 @@ def chart() -> Iterator[Path]:
         yield path
 
 
+class WorkerLoss(threading.Thread):
+    """The worker-loss scenario: once the MNIST RayJob's run has its second checkpoint on the shared
+    volume (so the first is registered: a worker reports an epoch only after the previous one's
+    checkpoint is), delete a worker pod of the job's Ray cluster, as a node loss or an eviction would.
+    Ray Train restarts the worker group from the latest checkpoint on the pod KubeRay makes anew."""
+
+    CHECKPOINT = "checkpoint_epoch_0002"
+
+    def __init__(self, namespace: str, job: str) -> None:
+        super().__init__(daemon=True)
+        self.namespace, self.job = namespace, job
+        self.started = time.monotonic()
+        self.deleted: dict | None = None
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.wait(0.5):
+                if list(SHARED_DIR.glob(f"ray-results/*/{self.CHECKPOINT}")):
+                    self._delete_a_worker()
+                    return
+        except Exception as err:  # reported by the scenario's test
+            self.error = f"{type(err).__name__}: {err}"
+
+    def _delete_a_worker(self) -> None:
+        cluster = kube.kubectl_json("-n", self.namespace, "get", "rayjob", self.job)["status"][
+            "rayClusterName"
+        ]
+        workers = pods(self.namespace, f"ray.io/cluster={cluster},ray.io/node-type=worker")
+        victim = workers[0]["metadata"]["name"]
+        kube.kubectl("-n", self.namespace, "delete", "pod", victim, "--wait=false")
+        self.deleted = {
+            "pod": victim,
+            "after_checkpoint": self.CHECKPOINT,
+            "at_s": round(time.monotonic() - self.started, 1),
+        }
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def release(cluster: Cluster, registry: Registry, namespace: str, chart: Path) -> Iterator[dict]:
-    """`helm install` with the e2e values: what it printed, and the time to a ready RayCluster."""
+    """`helm install` with the e2e values: what it printed, and the time to a ready RayCluster. The
+    worker-loss scenario starts watching the MNIST RayJob as soon as it is installed."""
     pull_secret(namespace, registry)
     started = time.monotonic()
+    worker_loss = WorkerLoss(namespace, JOB)
+    worker_loss.start()
+    # MLflow's server while the RayJob logs and registers and the RayService loads the model: the
+    # chart's default memory comes from this peak (test_06 records it before the uninstall).
+    mlflow_memory = kube.ContainerPeakMemory("mlflow server")
+    mlflow_memory.start()
     installed = kube.helm(
         "install", kube.RELEASE, str(chart), "--namespace", namespace,
         "-f", str(kube.VALUES), *image_values(registry), "--timeout", "10m",
@@ -196,13 +259,16 @@ def release(cluster: Cluster, registry: Registry, namespace: str, chart: Path) -
 
     kube.wait_until(ready, 900, f"RayCluster {cluster_name} to be ready")
     kube.record("install_to_ready_raycluster_s", round(time.monotonic() - started, 1))
-    yield {"stdout": installed.stdout, "stderr": installed.stderr, "cluster": cluster_name}
+    yield {
+        "stdout": installed.stdout,
+        "stderr": installed.stderr,
+        "cluster": cluster_name,
+        "worker_loss": worker_loss,
+        "mlflow_memory": mlflow_memory,
+    }
+    worker_loss.stop()
+    mlflow_memory.stop()
     kube.helm("uninstall", kube.RELEASE, "--namespace", namespace, "--wait", "--timeout", "5m", check=False)
-
-
-def pods(namespace: str, selector: str = "") -> list[dict]:
-    args = ["-n", namespace, "get", "pods"] + (["-l", selector] if selector else [])
-    return kube.kubectl_json(*args)["items"]
 
 
 def pod_summary(namespace: str) -> str:
@@ -240,6 +306,7 @@ def finished_job(release, namespace) -> dict:
     kube.record(
         "rayjob", {"wall_s": round(time.monotonic() - started, 1), "status": job["status"].get("jobStatus")}
     )
+    kube.record("worker_loss", release["worker_loss"].deleted or {"error": release["worker_loss"].error})
     # The driver's output (ray job logs, through the submitter) is gone with the RayJob: keep it.
     logs = kube.kubectl("-n", namespace, "logs", f"job/{JOB}", "--tail=-1", check=False, timeout=120)
     (kube.LAYOUT.logs / "rayjob-driver.log").write_text(logs)
@@ -254,7 +321,7 @@ def serving(finished_job, registry, chart, namespace) -> str:
     kube.helm(
         "upgrade", kube.RELEASE, str(chart), "--namespace", namespace, "-f", str(kube.VALUES),
         *image_values(registry), "--set", "rayService.enabled=true", "--set", "rayJobs.mnist.enabled=false",
-        "--timeout", "10m",
+        "--timeout", "10m", "--force-conflicts",  # as docs/upgrade.md and `make install` upgrade
     )  # fmt: skip
 
     def ready() -> bool:
@@ -266,3 +333,120 @@ def serving(finished_job, registry, chart, namespace) -> str:
     kube.wait_until(ready, 900, what, interval=5, detail=lambda: f"pods: {pod_summary(namespace)}")
     kube.record("install_to_ready_rayservice_s", round(time.monotonic() - started, 1))
     return f"svc/{SERVICE}-serve-svc"
+
+
+# --- the Serve cluster of the elastic-serving, head-failure and upgrade scenarios -----------------
+SERVE_NAMESPACE = "serve-ha"
+SERVE_RELEASE = "serve"
+SERVE_SERVICE = f"{SERVE_RELEASE}-ray-aks-serving"
+REDIS = "redis"
+SERVE_APP = "textgen"
+SERVE_MIN_WORKERS, SERVE_MAX_WORKERS = 1, 2
+SERVE_MIN_REPLICAS, SERVE_MAX_REPLICAS = 1, 4
+SERVE_IDLE_TIMEOUT_S = 20
+# One app (text generation on the image's test weights: no registry or model hub needed) scaling to
+# four half-CPU replicas on workers of one Ray CPU each (the fourth needs a second worker), with GCS
+# fault tolerance on the Redis beside it (so the Serve Service leaves the head out, by default).
+SERVE_VALUES: dict[str, object] = {
+    "mlflow.enabled": False,
+    "rayCluster.sharedStorage.enabled": False,  # no data to read: the claim is the main namespace's
+    "rayJobs.mnist.enabled": False,
+    "rayCluster.enabled": False,
+    "tests.enabled": False,
+    "rayService.enabled": True,
+    "rayService.applications.mnist.enabled": False,
+    # The upgrade scenario waits for the old cluster's deletion (KubeRay's default: 60 s after the switch).
+    "rayService.rayClusterDeletionDelaySeconds": 15,
+    f"rayService.applications.{SERVE_APP}.autoscalingConfig": {
+        "min_replicas": SERVE_MIN_REPLICAS,
+        "max_replicas": SERVE_MAX_REPLICAS,
+        "target_ongoing_requests": 1,
+        "upscale_delay_s": 2,
+        "downscale_delay_s": 10,
+    },
+    "rayService.rayCluster": {
+        "autoscaler": {"idleTimeoutSeconds": SERVE_IDLE_TIMEOUT_S},
+        "gcsFaultTolerance": {
+            "enabled": True,
+            "redisAddress": f"{REDIS}.{SERVE_NAMESPACE}.svc.cluster.local:6379",
+        },
+        "workerGroups": {
+            "cpu": {
+                "minReplicas": SERVE_MIN_WORKERS,
+                "replicas": SERVE_MIN_WORKERS,
+                "maxReplicas": SERVE_MAX_WORKERS,
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "1Gi"},
+                    "limits": {"cpu": "1", "memory": "3Gi"},
+                },
+            }
+        },
+    },
+}
+
+
+def redis(namespace: str, registry: Registry) -> list[dict]:
+    """Redis (the image `make image IMAGES=redis` builds) and its Service: the Ray head's external
+    GCS store, as Azure Cache for Redis is on AKS."""
+    labels = {"app.kubernetes.io/name": REDIS}
+    container = {
+        "name": REDIS,
+        "image": f"{registry.host}/ray-aks-redis:{kube.IMAGE_TAG}",
+        "ports": [{"name": "redis", "containerPort": 6379}],
+        "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 2},
+        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+    pod_spec = {
+        "imagePullSecrets": [{"name": PULL_SECRET}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": REDIS, "namespace": namespace},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": REDIS, "namespace": namespace},
+            "spec": {"selector": labels, "ports": [{"name": "redis", "port": 6379, "targetPort": 6379}]},
+        },
+    ]
+
+
+@pytest.fixture(scope="session")
+def serve_cluster(cluster: Cluster, registry: Registry, chart: Path) -> Iterator[dict]:
+    """The release of the Serve scenarios, ready, in a namespace of its own: Redis, the RayService, a
+    client pod (the release namespace may reach Serve) and the dashboard of the active cluster."""
+    with scenario.namespace(SERVE_NAMESPACE, registry) as namespace:
+        kube.apply(redis(namespace, registry))
+        kube.kubectl(
+            "-n", namespace, "rollout", "status", f"deployment/{REDIS}", "--timeout=300s", timeout=330
+        )
+        started = time.monotonic()
+        with scenario.release(SERVE_RELEASE, namespace, chart, registry, SERVE_VALUES):
+            kube.wait_until(
+                lambda: scenario.rayservice_ready(namespace, SERVE_SERVICE), 900,
+                f"RayService {SERVE_SERVICE} to be ready", interval=5,
+                detail=lambda: str([p["metadata"]["name"] for p in scenario.pods(namespace)]),
+            )  # fmt: skip
+            kube.record("serve_cluster_install_to_ready_s", round(time.monotonic() - started, 1))
+            client = scenario.client_pod(namespace, registry)
+            yield {
+                "namespace": namespace,
+                "client": client,
+                "url": f"http://{SERVE_SERVICE}-serve-svc.{namespace}.svc.cluster.local:8000/text/simple-gen",
+                "body": {"input": "Once upon a time", "max_new_tokens": 8},
+            }

@@ -99,6 +99,67 @@ class PeakMemory(threading.Thread):
         return self.peak_mb
 
 
+def _memory_cgroup(pid: int) -> Path | None:
+    """The cgroup (v1 memory controller, or the v2 unified tree) that holds process `pid`."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        hierarchy, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+        if hierarchy == "0" and Path("/sys/fs/cgroup/memory.current").exists():
+            return Path("/sys/fs/cgroup") / path.lstrip("/")
+    return None
+
+
+def container_memory_mib(cgroup: Path) -> dict[str, float]:
+    """A container's memory now, as the kubelet counts it: the working set (usage less inactive file
+    cache, what the limit and evictions act on) and the resident memory of its processes."""
+    v1 = (cgroup / "memory.usage_in_bytes").exists()
+    usage = int((cgroup / ("memory.usage_in_bytes" if v1 else "memory.current")).read_text())
+    stat = dict(line.split() for line in (cgroup / "memory.stat").read_text().splitlines())
+    inactive = int(stat.get("total_inactive_file" if v1 else "inactive_file", 0))
+    rss = int(stat.get("total_rss" if v1 else "anon", 0))
+    return {"working_set_mib": round((usage - inactive) / 2**20, 1), "rss_mib": round(rss / 2**20, 1)}
+
+
+class ContainerPeakMemory(threading.Thread):
+    """The peak memory of the containers whose main process's command line contains `needle` (for
+    example MLflow's server), sampled every second from their cgroups while the scenarios run."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(daemon=True)
+        self.needle = needle.encode()
+        self.peak: dict[str, float] = {"working_set_mib": 0.0, "rss_mib": 0.0}
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def _cgroups(self) -> set[Path]:
+        found = set()
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if self.needle in (proc / "cmdline").read_bytes().replace(b"\0", b" "):
+                    cgroup = _memory_cgroup(int(proc.name))
+                    if cgroup is not None and "kubepods" in str(cgroup):
+                        found.add(cgroup)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        return found
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1):
+            for cgroup in self._cgroups():
+                try:
+                    now = container_memory_mib(cgroup)
+                except (FileNotFoundError, OSError):
+                    continue  # the container ended between the scan and the read
+                self.samples += 1
+                self.peak = {key: max(self.peak[key], now[key]) for key in self.peak}
+
+    def stop(self) -> dict:
+        self._stop_event.set()
+        self.join()
+        return self.peak | {"samples": self.samples}
+
+
 @contextmanager
 def port_forward(namespace: str, target: str, port: int) -> Iterator[str]:
     """`kubectl port-forward` to `target` (e.g. svc/name): the URL on loopback, as a user reaches the

@@ -3,13 +3,12 @@ the RayCluster ready with real Ray in its head and worker, token auth on the Job
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 import requests
 
-from tests.e2e import kube
+from tests.e2e import kube, scenario
 from tests.e2e.conftest import pods
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -55,11 +54,6 @@ def test_real_ray_sees_the_head_and_the_worker(release, namespace):
     assert json.loads(out.strip().splitlines()[-1]) == [True, True]
 
 
-def auth_token(namespace: str, cluster: str) -> str:
-    secret = kube.kubectl_json("-n", namespace, "get", "secret", cluster)
-    return base64.b64decode(secret["data"]["auth_token"]).decode()
-
-
 def test_jobs_api_refuses_a_request_without_the_token(release, namespace):
     with kube.port_forward(namespace, f"svc/{release['cluster']}-head-svc", 8265) as url:
         response = requests.get(f"{url}/api/jobs/", timeout=30)
@@ -67,7 +61,7 @@ def test_jobs_api_refuses_a_request_without_the_token(release, namespace):
 
 
 def test_jobs_api_answers_a_request_with_the_token(release, namespace):
-    headers = {"Authorization": f"Bearer {auth_token(namespace, release['cluster'])}"}
+    headers = {"Authorization": f"Bearer {scenario.auth_token(namespace, release['cluster'])}"}
     with kube.port_forward(namespace, f"svc/{release['cluster']}-head-svc", 8265) as url:
         response = requests.get(f"{url}/api/jobs/", headers=headers, timeout=30)
     assert response.status_code == 200, response.text

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.e2e import kube
+from tests.e2e import kube, scenario
 from tests.e2e.conftest import SERVICE, pull_secret
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -34,31 +34,10 @@ def probe_pod(namespace: str, registry) -> str:
     # Named by the pod even though the node already has the image: the kubelet (1.35) checks that a
     # pod may use an image that was pulled with credentials.
     secret = pull_secret(namespace, registry)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "probe", "namespace": namespace},
-        "spec": {
-            "imagePullSecrets": [{"name": secret}],
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 1000,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": f"{registry.host}/ray-aks-training:{kube.IMAGE_TAG}",
-                    "command": ["python", "-c", "import time; time.sleep(86400)"],
-                    "resources": {
-                        "requests": {"cpu": "10m", "memory": "64Mi"},
-                        "limits": {"memory": "256Mi"},
-                    },
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                }
-            ],
-        },
-    }
+    image = f"{registry.host}/ray-aks-training:{kube.IMAGE_TAG}"
+    pod = scenario.idle_pod(
+        namespace, "probe", image, secret, {"cpu": "10m", "memory": "64Mi"}, "256Mi", "probe"
+    )
     kube.apply([pod])
     kube.kubectl("-n", namespace, "wait", "--for=condition=Ready", "pod/probe", "--timeout=300s", timeout=330)
     return "probe"

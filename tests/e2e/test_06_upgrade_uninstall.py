@@ -19,7 +19,9 @@ def test_the_upgrade_is_deployed_as_revision_two(serving, namespace):
 
 
 @pytest.fixture(scope="module")
-def uninstalled(serving, namespace) -> None:
+def uninstalled(release, serving, namespace) -> None:
+    # MLflow's peak over the release's life: the RayJob's logging and registering, the RayService's loads.
+    kube.record("mlflow_peak_memory", release["mlflow_memory"].stop())
     kube.helm("uninstall", kube.RELEASE, "--namespace", namespace, "--wait", "--timeout", "10m")
 
     def no_pods() -> bool:

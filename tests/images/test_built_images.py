@@ -80,6 +80,19 @@ def test_variants_and_images_share_the_dependency_layers(built):
     assert len(shared) > len(base_layers)  # the dependencies layer too
 
 
+# The dependencies are split so that a push compresses and uploads them on every core at once.
+MAX_LAYER_MB = 2000
+
+
+def test_no_layer_is_larger_than_a_core_compresses_in_a_share_of_the_push(built):
+    """The largest layer bounds a push (one core gzips one layer): none above MAX_LAYER_MB."""
+    for ref in built.values():
+        sizes = docker("history", "--no-trunc", "--human=false", "--format", "{{.Size}}", ref).stdout.split()
+        layers_mb = sorted((round(int(size) / 1e6) for size in sizes if int(size)), reverse=True)
+        record(f"layer_sizes_mb:{ref}", layers_mb[:8])
+        assert layers_mb[0] <= MAX_LAYER_MB, f"{ref}: layers of {layers_mb[:8]} MB"
+
+
 def test_a_second_make_image_rebuilds_nothing(built):
     before = {ref: inspect(ref)["Id"] for ref in built.values()}
     started = time.monotonic()

@@ -42,24 +42,92 @@ def build_command(
     )
 
 
-def engine_commands(output: str) -> list[str]:
-    """The commands that do something (make -n also prints the recipes' argument checks)."""
-    checks = ("test ", "for ", "case ", "echo ", ": ")
+def collector_build_commands(output: str) -> list[str]:
+    """The commands that build the log collector's binary: `make log-collector` and, when the binary
+    is missing, that make's Go builds (the builder first)."""
     return [
-        c for c in commands(output) if not c.startswith(checks) and " info >/dev/null" not in c and c != ":"
+        c
+        for c in commands(output)
+        if c == "make --no-print-directory log-collector"
+        or (
+            not c.startswith("echo ") and "buildx build" not in c
+            and (f"{REPO_ROOT}/bin/otelcol-builder-" in c or f"{REPO_ROOT}/bin/log-collector-" in c)
+        )
+    ]  # fmt: skip
+
+
+def engine_commands(output: str) -> list[str]:
+    """The commands that do something (make -n also prints the recipes' argument checks), less the
+    log collector's binary build (collector_build_commands): its Go build runs only when it is missing."""
+    checks = ("test ", "for ", "case ", "echo ", ": ")
+    collector = set(collector_build_commands(output))
+    return [
+        c
+        for c in commands(output)
+        if not c.startswith(checks) and " info >/dev/null" not in c and c != ":" and c not in collector
     ]
+
+
+def log_collector_dir() -> str:
+    """The folder of the log collector's binary, the log-collector image's build context."""
+    out = make("-n", "image", "IMAGES=log-collector", *PINNED_ARGS).stdout
+    (build,) = [c for c in commands(out) if "--file images/log-collector.Dockerfile" in c]
+    return build.rsplit(" ", 1)[1]
+
+
+def collector_build_command(registry: str = "x.azurecr.io/", engine: str = "docker") -> str:
+    app_version = chart_yaml()["appVersion"]
+    load = "" if engine == "podman" else " --load"
+    return (
+        f"{engine} buildx build{load} --platform linux/amd64 --file images/log-collector.Dockerfile"
+        f" --build-arg VERSION=t1 --build-arg REVISION=0123abc --build-arg CREATED=2026-01-01T00:00:00+00:00"
+        f" --build-arg SOURCE=src --tag {registry}ray-aks-log-collector:t1"
+        f" --tag {registry}ray-aks-log-collector:{app_version} {log_collector_dir()}"
+    )
 
 
 def test_image_and_push_print_the_exact_commands():
     out = make("-n", "image", "push", "ACR_NAME=x", *PINNED_ARGS).stdout
     app_version = chart_yaml()["appVersion"]
     builds = [build_command(name, "cpu") for name in ("training", "serving", "embedding")]
+    builds.append(collector_build_command())
     pushes = [
         f"docker push x.azurecr.io/ray-aks-{name}:{tag}"
-        for name in ("training", "serving", "embedding")
+        for name in ("training", "serving", "embedding", "log-collector")
         for tag in ("t1", app_version)
     ]
     assert engine_commands(out) == [*builds, "DOCKER_COMMAND=docker az acr login --name x", *pushes]
+
+
+def test_the_log_collector_binary_is_built_before_its_image_from_the_pinned_builder():
+    """The collector's Go build (when its binary is missing) comes first; its folder, named by the
+    builder config's checksum, is the image's build context; the builder is the pinned one."""
+    out = make("-n", "image", "IMAGES=log-collector", *PINNED_ARGS).stdout
+    folder = log_collector_dir().rstrip("/")
+    assert folder.startswith(f"{REPO_ROOT}/bin/log-collector-")
+    built = collector_build_commands(out)
+    assert built[0] == "make --no-print-directory log-collector"
+    if not (REPO_ROOT / folder / "ray-aks-log-collector").exists():
+        run = [c for c in built if " --config=" in c]
+        assert len(run) == 1 and f"--config={REPO_ROOT}/tools/otelcol/builder-config.yaml" in run[0]
+        assert "/bin/otelcol-builder-v0.165.0 " in run[0] and "GOOS=linux GOARCH=amd64" in run[0]
+        first_image_build = next(c for c in commands(out) if "buildx" in c)
+        assert commands(out).index(run[0]) < commands(out).index(first_image_build)
+    assert engine_commands(out) == [collector_build_command(registry="")]
+    assert "Ray base" not in out, "a log-collector build probes no Ray base"
+
+
+def test_a_builder_config_edit_or_another_platform_builds_the_collector_at_a_new_path(tmp_path):
+    """The binary's folder carries the checksum of the builder config and the platform: an edit
+    builds a new binary, an unchanged config finds the old one."""
+    first = log_collector_dir()
+    config = tmp_path / "builder-config.yaml"
+    config.write_text((REPO_ROOT / "tools/otelcol/builder-config.yaml").read_text() + "# edited\n")
+    edit = f"LOG_COLLECTOR_CONFIG={config}"
+    edited = make("-n", "image", "IMAGES=log-collector", *PINNED_ARGS, edit).stdout
+    assert first not in edited and f"--config={config} " in edited
+    arm = make("-n", "image", "IMAGES=log-collector", *PINNED_ARGS, "IMAGE_PLATFORM=linux/arm64").stdout
+    assert first not in arm and "GOOS=linux GOARCH=arm64" in arm
 
 
 def test_gpu_variant_and_podman():
@@ -125,6 +193,8 @@ def test_install_uses_the_values_and_the_acr(variant, files):
         "--namespace",
     ]
     assert [words[i + 1] for i, w in enumerate(words) if w == "-f"] == files
+    # Helm 4 applies server-side, and KubeRay writes to the Ray objects' worker groups: the chart wins.
+    assert "--force-conflicts" in words
     sets = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--set")
     assert sets["global.imageRegistry"] == "x.azurecr.io"
     # Every key set is a value the chart declares (its strict schema refuses others).
@@ -150,9 +220,10 @@ def chart_images(tree, path=()):
             yield from chart_images(value, (*path, str(index)))
 
 
-def test_makefile_builds_one_image_per_dockerfile_stage():
+def test_makefile_builds_one_image_per_dockerfile_stage_and_the_log_collector():
     names = make("-s", "image-names", "IMAGE_TAG=t1").stdout.split()
-    assert sorted({n.split(":")[0] for n in names}) == sorted(f"ray-aks-{name}" for name in IMAGE_NAMES)
+    expected = [*IMAGE_NAMES, "log-collector"]  # the chart runs the log collector in every Ray pod
+    assert sorted({n.split(":")[0] for n in names}) == sorted(f"ray-aks-{name}" for name in expected)
 
 
 def test_chart_image_values_are_images_make_builds():
@@ -167,7 +238,8 @@ def test_chart_image_values_are_images_make_builds():
             assert f"{image['repository']}:{tag}" in built, (
                 f"{path}: {image['repository']}:{tag} is not built"
             )
-            assert f"{image['repository']}:{tag}-gpu" in built
+            if image["repository"] != "ray-aks-log-collector":  # no GPU variant: it tails files
+                assert f"{image['repository']}:{tag}-gpu" in built
 
 
 def test_help_lists_every_target_of_images_and_demo():
@@ -311,9 +383,15 @@ def test_push_to_a_registry_pushes_every_tag_after_the_login_check(tmp_path):
     assert "az acr login" not in out
 
 
+def test_install_under_helm_3_leaves_out_helm_4s_conflict_flag():
+    words = helm_command(make("-n", "install", "ACR_NAME=x", "HELM_VERSION=3.21.4", "IMAGE_TAG=t1").stdout)
+    assert "--force-conflicts" not in words
+
+
 def test_image_prune_removes_only_what_make_image_made():
     out = make("-n", "image-prune").stdout
     found = engine_commands(out)
-    assert "ray-aks-(training|serving|embedding)|ray-aks-local/ray|ray-aks-local/debian" in out
+    images = "ray-aks-(training|serving|embedding|redis|log-collector)"
+    assert f"{images}|ray-aks-local/ray|ray-aks-local/debian" in out
     assert "docker image prune --force --filter label=io.ray-aks.variant" in found
     assert not [c for c in found if "builder prune" in c or c.startswith("docker system")]

@@ -18,6 +18,12 @@ KNOWN_CHART_GAPS: list[tuple[str, str, str]] = [
         "object names render unquoted: a YAML 1.1 word such as 'yes' or 'on' becomes a boolean",
         "quote the names in the templates (the schema already refuses anything but a DNS label)",
     ),
+    (
+        r".*\.resources\.(limits|requests)\.(memory|cpu)",
+        "a quantity as a huge number (1e+308 renders as 100e306) passes the schema's Kubernetes quantity"
+        " type; kube-linter reads it as unset",
+        "bound numeric quantities in the schema source (a maximum that fits Kubernetes' int64 quantities)",
+    ),
 ]
 
 

@@ -84,6 +84,7 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
         values["workloadIdentity"]["clientId"] = "00000000-0000-0000-0000-000000000000"
     if not values["serviceAccount"]["create"] and not values["serviceAccount"]["name"]:
         values["serviceAccount"]["name"] = "fuzz-a1"
+    _satisfy_day2_checks(values)
     _satisfy_workload_checks(values)
     _satisfy_storage_checks(values)
     workloads = [*values["rayJobs"].values(), *values["rayCronJobs"].values(), service]
@@ -102,6 +103,30 @@ def _satisfy_cross_key_checks(values: dict[str, Any]) -> dict[str, Any]:
         if len(values[key]) > 20:
             values[key] = "fuzz-a1"
     return values
+
+
+def _satisfy_day2_checks(values: dict[str, Any]) -> None:
+    """The log sidecar's endpoint, the token Secret and Kueue's queue and kinds."""
+    logging = values["logging"]
+    otlp = logging["otlp"]
+    if otlp["endpoint"]:  # a generated string is rarely an endpoint
+        otlp["endpoint"] = "http://otel-collector.observability.svc:4317"
+        if not otlp["networkPolicy"]["namespaces"] and not otlp["networkPolicy"]["cidrs"]:
+            otlp["networkPolicy"]["namespaces"] = ["observability"]
+    elif not logging["stdout"]:
+        logging["stdout"] = True  # the sidecar needs somewhere to send the lines
+    auth = values["rayCluster"]["auth"]
+    if auth["mode"] != "token":
+        auth["secretName"] = ""
+    kueue = values["kueue"]
+    if values["global"]["gpu"]:  # a queued GPU cluster needs a GPU group with replicas: left out here
+        kueue["queueName"] = ""
+    if not kueue["queueName"]:
+        kueue["priorityClassName"] = ""
+    if not values["rayCluster"]["enabled"]:
+        kueue["rayCluster"] = False
+    if not values["rayService"]["enabled"]:
+        kueue["rayService"] = False
 
 
 def _satisfy_workload_checks(values: dict[str, Any]) -> None:

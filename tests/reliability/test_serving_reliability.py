@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from ray_aks.serving import embeddings, mnist
+from ray_aks.serving.load import run_load
 
 from tests.conftest import wait_for
 from tests.reliability import sizes
-from tests.reliability.serve_load import replica_pids, rss_mib, run_load
+from tests.reliability.serve_load import replica_pids, rss_mib
 from tests.workloads.serving_fixtures import assert_no_server_errors, deployed, read_reply
 from tools.minilm import OFFLINE_ENV, minilm_path
 
@@ -79,15 +80,25 @@ def _load_with_memory(app: str, deployment: str, url: str, body) -> None:
     pids = replica_pids(app, deployment)
     assert pids, f"no replica actors found for {app}/{deployment}"
     before = {pid: rss_mib(pid) for pid in pids}
-    result = run_load(url, body, sizes.LOAD_REQUESTS, sizes.LOAD_CONCURRENCY)
+    result = run_load(url, body, sizes.LOAD_CONCURRENCY, requests=sizes.LOAD_REQUESTS)
     after = {pid: rss_mib(pid) for pid in pids}
     print(
-        f"{app} load at concurrency {sizes.LOAD_CONCURRENCY}: {result.summary()}; replica RSS MiB "
+        f"{app} load at concurrency {sizes.LOAD_CONCURRENCY}: {brief(result)}; replica RSS MiB "
         + ", ".join(f"pid {pid}: {before[pid]:.0f} -> {after[pid]:.0f}" for pid in pids)
     )
     assert result.failed == 0, result.summary()
     assert result.statuses[200] == sizes.LOAD_REQUESTS
     assert replica_pids(app, deployment) == pids, "a replica was replaced during the load"
+
+
+def brief(result) -> str:
+    """One line of a load's figures for the test's output (-rP)."""
+    s = result.summary()
+    return (
+        f"{s['sent']} requests in {s['wall_s']}s ({s['requests_per_s']} ok/s), {s['failed']} failed "
+        f"(statuses {s['statuses']}, errors {s['errors']}), "
+        f"latency p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+    )
 
 
 def test_mnist_load_has_no_errors(mnist_url: str) -> None:
@@ -128,7 +139,7 @@ def test_slow_bodies_get_408_without_tying_up_replicas(app: str, path: str, requ
     stalled = [_trickle(url, path) for _ in range(2 * MAX_ONGOING)]
     try:
         started = time.monotonic()
-        result = run_load(f"{url}{path}", body, 64, 16)
+        result = run_load(f"{url}{path}", body, 16, requests=64)
         assert result.failed == 0, result.summary()
         replies = []
         for conn in stalled:
@@ -142,7 +153,7 @@ def test_slow_bodies_get_408_without_tying_up_replicas(app: str, path: str, requ
     assert all(f"request body not received within {BODY_TIMEOUT_S:g}s" in r for r in replies)
     print(
         f"{app}: {len(stalled)} stalled uploads got 408 after {waited:.1f}s; "
-        f"64 requests meanwhile: {result.summary()}"
+        f"64 requests meanwhile: {brief(result)}"
     )
 
 
@@ -170,43 +181,53 @@ def test_schema_fuzz_never_gets_5xx(app: str, request) -> None:
     assert assert_no_server_errors(url, max_examples=sizes.FUZZ_EXAMPLES) >= sizes.FUZZ_EXAMPLES // 2
 
 
-def test_replica_killed_under_load_comes_back_and_failures_are_bounded(mnist_url: str) -> None:
-    """SIGKILL one of two replicas part-way through a load: only requests that were in flight on it
-    (or routed to it before Serve noticed) fail; Serve starts a new replica; then nothing fails."""
+def test_a_replica_killed_under_load_fails_only_the_requests_it_was_serving(mnist_url: str) -> None:
+    """SIGKILL one of two replicas part-way through a load. Requests that were in flight on it fail
+    (they were sent before the kill: a replica that dies holding a request cannot answer it, and the
+    proxy does not replay a request that reached a replica); a request sent after the kill never fails:
+    the proxy routes around the dead replica. Serve then starts a new replica."""
     pids = replica_pids("rel-mnist", "MnistService")
     assert len(pids) == MNIST_REPLICAS
     victim = pids[0]
-    killed_at: list[float] = []
+    killed_at: list[float] = []  # seconds since the load started, on the load's own clock
     lock = threading.Lock()
 
-    def kill_once(done: int) -> None:
+    def kill_once(progress) -> None:
         with lock:
-            if not killed_at and done >= sizes.KILL_LOAD_REQUESTS // 5:
+            if not killed_at and progress.sent >= sizes.KILL_LOAD_REQUESTS // 5:
                 os.kill(victim, signal.SIGKILL)
-                killed_at.append(time.monotonic())
+                killed_at.append(time.perf_counter() - progress.started_at)
 
-    started = time.monotonic()
     result = run_load(
-        f"{mnist_url}/predict", mnist_body, sizes.KILL_LOAD_REQUESTS, sizes.LOAD_CONCURRENCY, during=kill_once
+        f"{mnist_url}/predict",
+        mnist_body,
+        sizes.LOAD_CONCURRENCY,
+        requests=sizes.KILL_LOAD_REQUESTS,
+        during=kill_once,
     )
     assert killed_at, "the replica was never killed"
+    kill_s = killed_at[0]
+    failed = [o for o in result.outcomes if o.status != 200]
+    in_flight = [o for o in failed if o.sent_s < kill_s]
+    sent_after = [o for o in failed if o.sent_s >= kill_s]
 
     def replaced() -> bool:
         now = replica_pids("rel-mnist", "MnistService")
         return len(now) == MNIST_REPLICAS and victim not in now
 
     wait_for(replaced, timeout=300, what="Serve to replace the killed replica")
-    recovered_after = time.monotonic() - killed_at[0]
-    after = run_load(f"{mnist_url}/predict", mnist_body, 200, sizes.LOAD_CONCURRENCY)
-    first = min(result.failures_at, default=float("nan"))
-    last = max(result.failures_at, default=float("nan"))
+    recovered_after = time.perf_counter() - result.started_at - kill_s
+    after = run_load(f"{mnist_url}/predict", mnist_body, sizes.LOAD_CONCURRENCY, requests=200)
     print(
-        f"replica kill under load: {result.summary()}; kill at {killed_at[0] - started:.1f}s, "
-        f"failures between {first:.1f}s and {last:.1f}s; 2 replicas again {recovered_after:.1f}s "
-        f"after the kill (pids now {replica_pids('rel-mnist', 'MnistService')}); "
-        f"afterwards: {after.summary()}"
+        f"replica kill under load: {brief(result)}; kill at {kill_s:.2f}s; failed in flight on the killed "
+        f"replica (sent before the kill): {len(in_flight)} "
+        f"({sorted({(o.status, o.error) for o in in_flight})}), failed though sent after the kill: "
+        f"{len(sent_after)} ({sorted({(o.status, o.error) for o in sent_after})}); 2 replicas again "
+        f"{recovered_after:.1f}s after the kill; afterwards: {brief(after)}"
     )
-    # Bound: what the killed replica held (max_ongoing_requests) plus one more round routed to it
-    # before the routers learnt of its death.
-    assert result.failed <= 2 * MAX_ONGOING, result.summary()
+    # In flight on the killed replica: at most its share of the load's connections (the proxy spreads
+    # them evenly over the two replicas): what it ran (max_ongoing_requests) and what was queued for it.
+    # Measured: 32 of 600 with 64 clients, every one sent before the kill.
+    assert len(in_flight) <= sizes.LOAD_CONCURRENCY // MNIST_REPLICAS, result.summary()
+    assert not sent_after, [(o.sent_s, o.at_s, o.status, o.error) for o in sent_after]
     assert after.failed == 0, after.summary()

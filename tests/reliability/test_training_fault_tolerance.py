@@ -1,10 +1,10 @@
-"""Ray Train fault tolerance for real: the test itself kills a training worker process mid-epoch
-(SIGKILL to the worker actor's PID, found through Ray's state API), and kills the driver; the
-`ray-aks train mnist` CLI runs as a separate driver, as a RayJob runs it.
+"""Ray Train fault tolerance for real: the test kills the driver of `ray-aks train mnist` (run as a
+separate driver, as a RayJob runs it) from outside, at a moment the training code does not choose,
+and a second driver with the same storage and run name resumes the run, asked for one epoch more.
 
-tests/workloads/test_train_mnist.py covers a rank-0 exit right after a checkpoint (a test callback,
-tests/workloads/fault_injection.py) and a second driver continuing a finished run; these tests kill
-from outside, at a moment the training code does not choose.
+A lost worker is the e2e cluster's worker-loss scenario (tests/e2e/test_03_rayjob_and_service.py):
+a worker pod deleted after a checkpoint, on the real operator. It replaced the two local tests that
+killed a train worker process here (a SIGKILL, and a rank-0 exit after a checkpoint).
 """
 
 from __future__ import annotations
@@ -82,45 +82,6 @@ def finish(proc: subprocess.Popen, log: Path, timeout: float = 1200) -> str:
     return output
 
 
-def test_killing_a_train_worker_mid_epoch_resumes_from_the_last_checkpoint(
-    ray_local: None, mlflow_server: str, tmp_path: Path
-) -> None:
-    data_dir = write_digits_idx(tmp_path / "digits", compress=True)
-    experiment = "rel-kill-worker"
-    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    log = tmp_path / "driver.log"
-    proc = start_driver(
-        train_command(data_dir, tmp_path / "storage", "kill-worker", experiment), mlflow_server, log
-    )
-    try:
-        # Epoch 1 is logged by rank 0 after its checkpoint was reported: kill during epoch 2.
-        wait_for(lambda: 1 in logged_epochs(client, experiment), timeout=900, what="epoch 1 in MLflow")
-        workers = train_workers()
-        assert len(workers) == 2, workers
-        victim = workers[-1]["pid"]
-        os.kill(victim, signal.SIGKILL)
-        killed_during = max(logged_epochs(client, experiment)) + 1
-        finish(proc, log)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    run = the_run(client, experiment)
-    tags, metrics = run.data.tags, run.data.metrics
-    print(
-        f"worker kill: SIGKILL pid {victim} during epoch {killed_during} of {EPOCHS}; MLflow run "
-        f"{run.info.run_id} {run.info.status}: restarts={tags.get('ray_aks.restarts')}, "
-        f"resumed_from_epoch={tags.get('ray_aks.resumed_from_epoch')}, "
-        f"final_test_accuracy={metrics.get('final_test_accuracy')}"
-    )
-    assert run.info.status == "FINISHED"
-    assert tags["ray_aks.restarts"] == "1"
-    resumed = int(tags["ray_aks.resumed_from_epoch"])
-    assert 1 <= resumed < EPOCHS and resumed >= killed_during - 1
-    # Resumed, not started over: every epoch was logged once, epochs after the checkpoint after the kill.
-    assert logged_epochs(client, experiment) == list(range(1, EPOCHS + 1))
-    assert victim not in {w["pid"] for w in train_workers()}
-
-
 def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(
     ray_local: None, mlflow_server: str, tmp_path: Path
 ) -> None:
@@ -140,8 +101,15 @@ def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(
     # Ray ends a dead driver's job: its trainer and workers go with it.
     wait_for(lambda: not train_workers(), timeout=300, what="the killed driver's workers to exit")
 
+    # The second driver asks for one epoch more: the run keeps its first parameters and records the
+    # re-run's, and trains only the epochs it lacks.
     second_log = tmp_path / "driver-2.log"
-    output = finish(start_driver(command, mlflow_server, second_log), second_log)
+    rerun = [
+        *command[: command.index("--epochs") + 1],
+        str(EPOCHS + 1),
+        *command[command.index("--epochs") + 2 :],
+    ]
+    output = finish(start_driver(rerun, mlflow_server, second_log), second_log)
     run = the_run(client, experiment)
     assert run is not None, "the re-run must continue the same MLflow run, not start another"
     tags = run.data.tags
@@ -153,5 +121,7 @@ def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(
     assert run.info.status == "FINISHED"
     assert tags["ray_aks.driver_restarted"] == "true"
     assert int(tags["ray_aks.resumed_from_epoch"]) >= max(done_before)
-    assert logged_epochs(client, experiment) == list(range(1, EPOCHS + 1))
+    assert logged_epochs(client, experiment) == list(range(1, EPOCHS + 2))
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")].count(EPOCHS + 1) == 1
+    assert run.data.params["epochs"] == str(EPOCHS) and tags["ray_aks.rerun.epochs"] == str(EPOCHS + 1)
     assert "final_test_accuracy" in run.data.metrics, output[-3000:]

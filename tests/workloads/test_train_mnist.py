@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -21,7 +22,6 @@ from ray_aks.training.epochs import predict
 from ray_aks.training.mnist import train_mnist
 
 from tests.conftest import free_port
-from tests.workloads.fault_injection import ExitRank0AfterEpoch
 from tests.workloads.worker_probes import RecordWorkerProcess
 
 pytestmark = pytest.mark.slow
@@ -101,27 +101,56 @@ def test_digits_as_idx_reach_90_percent_with_two_workers_and_mlflow_holds_the_ru
     )
 
 
+@dataclass(frozen=True)
+class UntrackedRun:
+    """One training run that two tests read: 2 workers, 4 epochs, each worker's process probed after
+    every epoch, and the tracking URI pointing where nothing listens."""
+
+    result: object
+    probes: Path
+    warnings: list[str]
+    closed_uri: str
+
+
+@pytest.fixture(scope="module")
+def untracked_run(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> UntrackedRun:
+    from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV
+
+    tmp = tmp_path_factory.mktemp("untracked")
+    probes = tmp / "probes"
+    probes.mkdir()
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens here
+    cfg = MnistTrainConfig(
+        data_dir=str(write_digits_idx(tmp / "digits")),
+        epochs=4,
+        num_workers=2,
+        batch_size=64,
+        storage_path=str(tmp / "storage"),
+        run_name="untracked",
+        tracking_uri=closed,
+    )
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("ray_aks")
+    logger.addHandler(handler)
+    try:
+        result = train_mnist(cfg, on_epoch_end=RecordWorkerProcess(str(probes), tuple(TRAIN_WORKER_ENV)))
+    finally:
+        logger.removeHandler(handler)
+    return UntrackedRun(result, probes, [r.getMessage() for r in records], closed)
+
+
 def test_the_workers_run_with_the_allocator_settings_and_their_steps_stop_faulting_memory_in(
-    ray_local: None, tmp_path: Path
+    untracked_run: UntrackedRun,
 ) -> None:
     # glibc reads these when the worker process starts; with its defaults each epoch of this loop
     # faulted its tensors in again (about 6,600 minor page faults a step, tens of thousands an epoch).
     from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV
 
-    probes = tmp_path / "probes"
-    probes.mkdir()
-    cfg = MnistTrainConfig(
-        data_dir=str(write_digits_idx(tmp_path / "digits")),
-        epochs=4,
-        num_workers=2,
-        batch_size=64,
-        storage_path=str(tmp_path / "storage"),
-        run_name="allocator",
-    )
-    train_mnist(cfg, on_epoch_end=RecordWorkerProcess(str(probes), tuple(TRAIN_WORKER_ENV)))
-
     for rank in (0, 1):
-        records = [json.loads(line) for line in (probes / f"rank-{rank}.jsonl").read_text().splitlines()]
+        lines = (untracked_run.probes / f"rank-{rank}.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
         assert [r["epoch"] for r in records] == [1, 2, 3, 4]
         assert all(r["env"] == TRAIN_WORKER_ENV for r in records)
         faults = [b["minor_faults"] - a["minor_faults"] for a, b in itertools.pairwise(records)]
@@ -129,71 +158,13 @@ def test_the_workers_run_with_the_allocator_settings_and_their_steps_stop_faulti
         assert min(faults) < 5_000, faults
 
 
-def test_worker_death_resumes_from_the_last_checkpoint_and_mlflow_records_it(
-    ray_local: None, mlflow_server: str, tmp_path: Path
-) -> None:
-    data_dir = write_digits_idx(tmp_path / "digits")
-    cfg = MnistTrainConfig(
-        data_dir=str(data_dir),
-        epochs=3,
-        num_workers=2,
-        batch_size=64,
-        storage_path=str(tmp_path / "storage"),
-        run_name="resume",
-        experiment_name="mnist-resume",
-        model_name="mnist-cnn-resume",
-        tracking_uri=mlflow_server,
-        max_failures=1,
-    )
-    # Rank 0 calls os._exit(1) once epoch 1 is logged and its checkpoint registered.
-    result = train_mnist(cfg, on_epoch_end=ExitRank0AfterEpoch(1))
-
-    assert result.restarts == 1
-    assert [row["epoch"] for row in result.history] == [1, 2, 3]
-    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    run = client.get_run(result.mlflow_run_id)
-    assert run.data.metrics["resumed_from_epoch"] == 1
-    assert run.data.tags["ray_aks.restarts"] == "1"
-    # Resumed, not restarted: epoch 1 was trained once (before the death), epochs 2 and 3 after it.
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "test_accuracy")]
-    assert sorted(steps) == [1, 2, 3]
-    logged_epoch_1 = next(
-        m.value for m in client.get_metric_history(run.info.run_id, "test_accuracy") if m.step == 1
-    )
-    assert result.history[0]["test_accuracy"] == pytest.approx(logged_epoch_1)
-    assert run.info.status == "FINISHED"
-
-    # A new driver with the same run name (e.g. a restarted RayJob) continues the same run.
-    again = train_mnist(cfg.model_copy(update={"epochs": 4}))
-    assert again.mlflow_run_id == result.mlflow_run_id
-    assert [row["epoch"] for row in again.history] == [1, 2, 3, 4]
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")].count(4) == 1
-    rerun = client.get_run(run.info.run_id)
-    assert rerun.data.tags["ray_aks.driver_restarted"] == "true"
-    assert rerun.data.params["epochs"] == "3" and rerun.data.tags["ray_aks.rerun.epochs"] == "4"
-    assert rerun.info.status == "FINISHED"
-
-
-def test_tracking_server_down_warns_and_still_writes_the_checkpoint(
-    ray_local: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens here
-    cfg = MnistTrainConfig(
-        data_dir=str(write_digits_idx(tmp_path / "digits")),
-        epochs=1,
-        num_workers=1,
-        storage_path=str(tmp_path / "storage"),
-        run_name="no-tracking",
-        tracking_uri=closed,
-    )
-    with caplog.at_level(logging.WARNING, logger="ray_aks"):
-        result = train_mnist(cfg)
-
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+def test_tracking_server_down_warns_and_still_writes_the_checkpoint(untracked_run: UntrackedRun) -> None:
+    result, closed = untracked_run.result, untracked_run.closed_uri
+    warnings = untracked_run.warnings
     assert any(f"MLflow tracking at {closed} is unavailable" in w for w in warnings), warnings
     assert result.mlflow_run_id is None and result.tracking_problem
     assert result.model_version is None
     model, state = load_checkpoint(result.checkpoint_path)
-    assert state["epoch"] == 1 and (Path(result.checkpoint_path) / CHECKPOINT_FILE).is_file()
+    assert state["epoch"] == 4 and (Path(result.checkpoint_path) / CHECKPOINT_FILE).is_file()
     assert isinstance(model, MnistCNN)
     assert result.test_metrics["accuracy"] > 0.5  # trained and evaluated all the same

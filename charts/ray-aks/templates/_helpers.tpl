@@ -175,13 +175,15 @@ Takes the cluster name (a string).
 {{- end -}}
 
 {{/*
-ray-aks.authSecretName: the Secret (key `auth_token`) KubeRay creates with the token of a
-RayCluster named `name` when authOptions.mode is token. KubeRay's utils.CheckName keeps the name
-as it is when it is at most 50 characters and starts with a letter, which the cluster name
-validation guarantees. Takes the cluster name (a string).
+ray-aks.authSecretName: the Secret (key `auth_token`) that holds the token of a Ray cluster whose
+authOptions.mode is token: the one its `auth` values name (ray-aks.authSecretRef: an existing Secret
+or the chart's kept one), else the one KubeRay creates, named after the cluster (KubeRay's
+utils.CheckName keeps the name as it is when it is at most 50 characters and starts with a letter,
+which the cluster name validation guarantees). Takes a dict: context (root), cluster (cluster
+values), name (the RayCluster's name).
 */}}
 {{- define "ray-aks.authSecretName" -}}
-{{- . -}}
+{{- include "ray-aks.authSecretRef" . | default .name -}}
 {{- end -}}
 
 {{/*

@@ -43,6 +43,12 @@ autoscalerOptions:
 {{- end }}
 authOptions:
   mode: {{ $cluster.auth.mode }}
+  {{- with include "ray-aks.authSecretRef" (dict "context" .context "cluster" $cluster) }}
+  secretName: {{ . }}
+  {{- end }}
+  {{- if include "ray-aks.kubernetesRBAC" $cluster }}
+  enableK8sTokenAuth: true
+  {{- end }}
 {{- $gcs := $cluster.gcsFaultTolerance }}
 {{- if $gcs.enabled }}
 gcsFaultToleranceOptions:
@@ -126,17 +132,28 @@ the top of this file, with component and group.
 {{- $isHead := eq .component "head" -}}
 {{- $labels := mergeOverwrite (deepCopy ($group.labels | default dict)) (dict "ray-aks/cluster" (.clusterId | default "cluster")) -}}
 {{- $storage := $cluster.sharedStorage -}}
+{{- $annotations := deepCopy ($group.annotations | default dict) -}}
+{{- if and $isHead (not $group.safeToEvict) -}}
+{{- /* The AKS cluster autoscaler evicts pods with emptyDir volumes to empty a node; not a head (rayCluster.head.safeToEvict). */ -}}
+{{- $annotations = merge $annotations (dict "cluster-autoscaler.kubernetes.io/safe-to-evict" "false") -}}
+{{- end -}}
 metadata:
   labels:
     {{- include "ray-aks.podLabels" (dict "context" $ctx "component" (printf "ray-%s" .component) "labels" $labels) | nindent 4 }}
-  {{- with $group.annotations }}
+  {{- with $annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 spec:
-  {{- /* The autoscaler sidecar KubeRay adds to the head reads and scales pods through the API. */}}
-  {{- $automount := or $values.serviceAccount.automountServiceAccountToken (and $isHead $cluster.autoscaler.enabled) }}
+  {{- /* The autoscaler sidecar KubeRay adds to the head reads and scales pods through the API; with
+  Kubernetes-RBAC auth every Ray process checks tokens with the API server (TokenReview). */}}
+  {{- $automount := or $values.serviceAccount.automountServiceAccountToken (and $isHead $cluster.autoscaler.enabled) (not (empty (include "ray-aks.kubernetesRBAC" $cluster))) }}
   {{- include "ray-aks.podSpec" (dict "context" $ctx "automountServiceAccountToken" $automount "podSecurityContext" $cluster.podSecurityContext "priorityClassName" $group.priorityClassName "runtimeClassName" $group.runtimeClassName "scheduling" $group) | nindent 2 }}
+  {{- with include "ray-aks.logSidecar" (dict "context" $ctx "cluster" $cluster) }}
+  {{- /* KubeRay appends its own init container (wait-gcs-ready) after this one. */}}
+  initContainers:
+    {{- . | nindent 4 }}
+  {{- end }}
   containers:
     - name: {{ printf "ray-%s" .component }}
       image: {{ include "ray-aks.image" (dict "context" $ctx "image" (ternary (dict) $group.image $isHead) "fallback" $cluster.image) }}
@@ -199,6 +216,9 @@ spec:
   volumes:
     - name: ray-logs
       emptyDir: {}
+    {{- with include "ray-aks.logSidecarVolume" $ctx }}
+    {{- . | nindent 4 }}
+    {{- end }}
     {{- if $storage.enabled }}
     - name: cluster-storage
       persistentVolumeClaim:
@@ -208,4 +228,33 @@ spec:
     {{- with $group.volumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+{{- end -}}
+
+{{/*
+ray-aks.clustersById: the cluster values of every Ray cluster the release renders, as JSON keyed by
+its `ray-aks/cluster` label (ray-aks.rayClusterIds): "cluster" (rayCluster), "job-<key>" and
+"cronjob-<key>" (a job with a cluster of its own: ray-aks.workloadCluster of its image and
+rayCluster overrides) and "service" (the RayService's). Takes the root context.
+*/}}
+{{- define "ray-aks.clustersById" -}}
+{{- $clusters := dict -}}
+{{- if .Values.rayCluster.enabled -}}
+{{- $_ := set $clusters "cluster" .Values.rayCluster -}}
+{{- end -}}
+{{- range $kind, $prefix := dict "rayJobs" "job" "rayCronJobs" "cronjob" -}}
+{{- $entries := get $.Values $kind | default dict -}}
+{{- range $key := keys $entries | sortAlpha -}}
+{{- $entry := get $entries $key -}}
+{{- if and (kindIs "map" $entry) $entry.enabled (not $entry.useChartCluster) -}}
+{{- $job := include "ray-aks.rayJob" (dict "context" $ "kind" $kind "key" $key) | fromJson -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" $ "image" $job.image) | fromJson -}}
+{{- $_ := set $clusters (printf "%s-%s" $prefix $key) (include "ray-aks.workloadCluster" (dict "context" $ "image" $image "overrides" $job.rayCluster) | fromJson) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.rayService.enabled -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" .Values.rayService.image) | fromJson -}}
+{{- $_ := set $clusters "service" (include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" .Values.rayService.rayCluster) | fromJson) -}}
+{{- end -}}
+{{- toJson $clusters -}}
 {{- end -}}

@@ -14,11 +14,14 @@ derives (from the release, the key or `name`) and nowhere else.
 {{- include "ray-aks.validateSharedStorage" . -}}
 {{- include "ray-aks.validateMlflow" . -}}
 {{- include "ray-aks.validateMonitoring" . -}}
+{{- include "ray-aks.validateLogging" . -}}
+{{- include "ray-aks.validateAuth" . -}}
 {{- if .Values.rayCluster.enabled -}}
 {{- include "ray-aks.validateRayCluster" (dict "context" . "cluster" .Values.rayCluster "keyPrefix" "rayCluster") -}}
 {{- end -}}
 {{- include "ray-aks.validateJobs" . -}}
 {{- include "ray-aks.validateRayService" . -}}
+{{- include "ray-aks.validateKueue" . -}}
 {{- end -}}
 
 {{/*
@@ -238,6 +241,10 @@ a workload's merged copy), keyPrefix (the values path of `cluster`, e.g. "rayJob
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if and (include "ray-aks.kubernetesRBAC" $cluster) (ne $p "rayCluster") -}}
+{{- fail (printf "%s.auth.kubernetesRBAC.enabled must be false: KubeRay supports Kubernetes-RBAC auth for the standalone RayCluster only (rayCluster.auth.kubernetesRBAC), not for RayJob or RayService clusters, which keep the token (rayCluster.auth.secretName or createSecret)" $p) -}}
+{{- end -}}
+{{- include "ray-aks.validateHeadPlacement" (dict "head" $cluster.head "keyPrefix" $p) -}}
 {{- $storage := $cluster.sharedStorage -}}
 {{- if and $storage.enabled (not $storage.existingClaim) (not $ctx.Values.sharedStorage.create.enabled) -}}
 {{- fail (printf "%s.sharedStorage.existingClaim is required when %s.sharedStorage.enabled is true and sharedStorage.create.enabled is false (an existing ReadWriteMany PVC, or the chart's)" $p $p) -}}
@@ -282,6 +289,83 @@ a workload's merged copy), keyPrefix (the values path of `cluster`, e.g. "rayJob
 {{- end -}}
 
 {{/*
+ray-aks.validateHeadPlacement: a head never runs on an AKS spot pool. A spot eviction (Azure takes the
+VM back at 30 s notice) stops the head and with it every job and Serve app of its Ray cluster; spot
+pools are for worker groups (docs/operations.md). AKS taints spot nodes
+kubernetes.azure.com/scalesetpriority=spot:NoSchedule and labels them with that key. Takes a dict:
+head (head values), keyPrefix (the cluster's values path).
+*/}}
+{{- define "ray-aks.validateHeadPlacement" -}}
+{{- $key := "kubernetes.azure.com/scalesetpriority" -}}
+{{- range (.head.tolerations | default list) -}}
+{{- $operator := .operator | default "Equal" -}}
+{{- $effectMatches := or (not .effect) (eq .effect "NoSchedule") -}}
+{{- $keyMatches := or (eq (.key | default "") $key) (and (not .key) (eq $operator "Exists")) -}}
+{{- $valueMatches := or (eq $operator "Exists") (eq (toString .value) "spot") -}}
+{{- if and $effectMatches $keyMatches $valueMatches -}}
+{{- fail (printf "%s.head.tolerations tolerates the AKS spot taint %s=spot:NoSchedule: a spot eviction would take the head and with it every job and Serve app of the Ray cluster; put only worker groups on spot pools" $.keyPrefix $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (toString (get (.head.nodeSelector | default dict) $key)) "spot" -}}
+{{- fail (printf "%s.head.nodeSelector selects AKS spot nodes (%s: spot): a spot eviction would take the head and with it every job and Serve app of the Ray cluster; put only worker groups on spot pools" .keyPrefix $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateLogging: the log sidecar's values (templates/logging/); only while it is rendered.
+Takes the root context.
+*/}}
+{{- define "ray-aks.validateLogging" -}}
+{{- $logging := .Values.logging -}}
+{{- if include "ray-aks.logSidecarEnabled" . -}}
+{{- $otlp := $logging.otlp -}}
+{{- if and (not $logging.stdout) (not $otlp.endpoint) -}}
+{{- fail "logging.stdout is false and logging.otlp.endpoint is empty: the log sidecar would send Ray's logs nowhere; set an endpoint, or logging.enabled false" -}}
+{{- end -}}
+{{- if $otlp.endpoint -}}
+{{- $endpoint := include "ray-aks.otlpEndpoint" . | fromJson -}}
+{{- if not $endpoint.valid -}}
+{{- fail (printf "logging.otlp.endpoint %q is not an endpoint: write http://host:port, https://host[:port] or host:port" $otlp.endpoint) -}}
+{{- end -}}
+{{- if not (int $endpoint.port) -}}
+{{- fail (printf "logging.otlp.endpoint %q has no port: write host:port (TLS), or a URL with http:// or https://" $otlp.endpoint) -}}
+{{- end -}}
+{{- $np := $otlp.networkPolicy -}}
+{{- if and .Values.networkPolicy.enabled .Values.networkPolicy.egress.restrict (not (or $np.namespaces $np.podLabels $np.cidrs)) -}}
+{{- fail "logging.otlp.networkPolicy needs namespaces, podLabels or cidrs while networkPolicy.egress.restrict is true: the NetworkPolicy lets the Ray pods reach the OTLP endpoint there only" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateAuth: rayCluster.auth beyond the schema: what KubeRay's ValidateRayClusterSpec refuses
+(a secretName without token mode; Kubernetes-RBAC auth without token mode or below Ray 2.55) and
+Kubernetes-RBAC auth without the chart's RayCluster. (With Kubernetes-RBAC auth the RayCluster gets
+no secretName, which KubeRay refuses beside it; its RayJobs and RayService keep the Secret.) Takes
+the root context.
+*/}}
+{{- define "ray-aks.validateAuth" -}}
+{{- $cluster := .Values.rayCluster -}}
+{{- $auth := $cluster.auth -}}
+{{- $rbac := $auth.kubernetesRBAC -}}
+{{- if and $auth.secretName (ne $auth.mode "token") -}}
+{{- fail (printf "rayCluster.auth.secretName needs rayCluster.auth.mode token (it is %s): the Secret holds the token" $auth.mode) -}}
+{{- end -}}
+{{- if $rbac.enabled -}}
+{{- if ne $auth.mode "token" -}}
+{{- fail (printf "rayCluster.auth.kubernetesRBAC.enabled needs rayCluster.auth.mode token (it is %s)" $auth.mode) -}}
+{{- end -}}
+{{- if not $cluster.enabled -}}
+{{- fail "rayCluster.auth.kubernetesRBAC.enabled needs rayCluster.enabled: it is the auth of the chart's standalone RayCluster (KubeRay refuses it for RayJob and RayService clusters)" -}}
+{{- end -}}
+{{- if semverCompare "<2.55.0-0" (toString $cluster.rayVersion) -}}
+{{- fail (printf "rayCluster.auth.kubernetesRBAC.enabled needs Ray 2.55 or later (rayCluster.rayVersion is %s)" $cluster.rayVersion) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 ray-aks.validateRayJob: checks of a job's values the schema cannot express, mirroring what KubeRay's
 ValidateRayJobSpec refuses; each `fail` names the key. Takes a dict: context, prefix (the job's values
 path, e.g. "rayJobs.mnist"), job (merged values), cluster (the cluster values the job runs on),
@@ -313,6 +397,7 @@ kueue (bool: the RayJob is suspended for Kueue).
 {{- if $job.useChartCluster -}}
 {{- fail (printf "%s.useChartCluster cannot be used with kueue.queueName: KubeRay does not suspend a RayJob that runs on an existing cluster, so Kueue cannot queue it" $p) -}}
 {{- end -}}
+{{- include "ray-aks.validateQueuedCluster" (dict "cluster" .cluster "keyPrefix" (printf "%s.rayCluster" $p) "submitter" (eq $job.submissionMode "K8sJobMode") "gpu" $values.global.gpu) -}}
 {{- if or (not $job.shutdownAfterJobFinishes) $rules -}}
 {{- fail (printf "kueue.queueName needs %s.shutdownAfterJobFinishes true and %s.deletionRules []: Kueue suspends the RayJob, and KubeRay suspends only a RayJob that deletes its cluster when it ends" $p $p) -}}
 {{- end -}}
@@ -326,6 +411,77 @@ kueue (bool: the RayJob is suspended for Kueue).
 {{- end -}}
 {{- end -}}
 {{- include "ray-aks.validateDeletionRules" . -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateKueue: the kueue values beyond the schema (the RayJobs' own checks are in
+ray-aks.validateRayJob): every switch needs the queue, a queued workload must be rendered, and a
+queued RayService cannot upgrade incrementally (that needs the Ray autoscaler, which a queued
+cluster runs without: ray-aks.queuedCluster). Takes the root context.
+*/}}
+{{- define "ray-aks.validateKueue" -}}
+{{- $kueue := .Values.kueue -}}
+{{- if not $kueue.queueName -}}
+{{- range $key := list "priorityClassName" "rayCluster" "rayService" -}}
+{{- if get $kueue $key -}}
+{{- fail (printf "kueue.%s needs kueue.queueName: the LocalQueue Kueue admits the workloads from" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $kueue.rayCluster -}}
+{{- if not .Values.rayCluster.enabled -}}
+{{- fail "kueue.rayCluster needs rayCluster.enabled: it queues the chart's RayCluster" -}}
+{{- end -}}
+{{- include "ray-aks.validateQueuedCluster" (dict "cluster" .Values.rayCluster "keyPrefix" "rayCluster" "submitter" false "gpu" .Values.global.gpu) -}}
+{{- end -}}
+{{- if $kueue.rayService -}}
+{{- $svc := .Values.rayService -}}
+{{- if not $svc.enabled -}}
+{{- fail "kueue.rayService needs rayService.enabled: it queues the RayService" -}}
+{{- end -}}
+{{- if eq $svc.upgradeStrategy.type "NewClusterWithIncrementalUpgrade" -}}
+{{- fail "kueue.rayService cannot be used with rayService.upgradeStrategy.type NewClusterWithIncrementalUpgrade: the new cluster scales up with the Ray autoscaler, and Kueue runs a queued cluster without it (use NewCluster)" -}}
+{{- end -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" $svc.image) | fromJson -}}
+{{- $cluster := include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" $svc.rayCluster) | fromJson -}}
+{{- include "ray-aks.validateQueuedCluster" (dict "cluster" $cluster "keyPrefix" "rayService.rayCluster" "submitter" false "gpu" .Values.global.gpu) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ray-aks.validateQueuedCluster: what Kueue refuses in a queued Ray cluster. Its Workload holds at
+most 8 pod sets, named after them: the head (`head`), one per enabled worker group and, for a RayJob
+in K8sJobMode, the submitter (`submitter`). And in GPU mode it needs a GPU worker at its fixed size
+(the GPU values file leaves the GPU group at 0 replicas for the autoscaler). Takes a dict: cluster
+(cluster values), keyPrefix (their values path), submitter (bool), gpu (bool: global.gpu).
+*/}}
+{{- define "ray-aks.validateQueuedCluster" -}}
+{{- $reserved := ternary (list "head" "submitter") (list "head") .submitter -}}
+{{- $groups := list -}}
+{{- range $name := keys .cluster.workerGroups | sortAlpha -}}
+{{- if (get $.cluster.workerGroups $name).enabled -}}
+{{- if has $name $reserved -}}
+{{- fail (printf "%s.workerGroups.%s: Kueue names a queued cluster's pod sets after its worker groups, and %q is %s: rename the group" $.keyPrefix $name $name (ternary "the head's" "the submitter's" (eq $name "head"))) -}}
+{{- end -}}
+{{- $groups = append $groups $name -}}
+{{- end -}}
+{{- end -}}
+{{- if .gpu -}}
+{{- $gpuPods := 0 -}}
+{{- range $name := $groups -}}
+{{- $group := get $.cluster.workerGroups $name -}}
+{{- if include "ray-aks.requestsGPU" $group.resources -}}
+{{- $gpuPods = add $gpuPods (int (include "ray-aks.replicas" $group)) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (int $gpuPods) 0 -}}
+{{- fail (printf "%s.workerGroups has no GPU worker: Kueue runs a queued cluster without the autoscaler, each group at its replicas, and no GPU group has any while global.gpu is true (set one, e.g. %s.workerGroups.gpu.replicas: 1)" .keyPrefix .keyPrefix) -}}
+{{- end -}}
+{{- end -}}
+{{- $max := sub 8 (len $reserved) -}}
+{{- if gt (len $groups) (int $max) -}}
+{{- fail (printf "%s.workerGroups has %d enabled groups: Kueue queues a cluster with at most %d (its Workload holds 8 pod sets: %s and one per group)" .keyPrefix (len $groups) (int $max) (ternary "one for the head, one for the submitter" "one for the head" .submitter)) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

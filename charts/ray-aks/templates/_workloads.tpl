@@ -107,9 +107,10 @@ global.imageRegistry. Takes a dict: context, image. Returns JSON.
 
 {{/*
 ray-aks.workloadCluster: the cluster values of a RayJob or the RayService, as JSON: `rayCluster`
-with the head Service ClusterIP and no GCS fault tolerance, then `overrides` merged over it. Every
-Ray container runs the workload image: worker groups that request nvidia.com/gpu run `<tag>-gpu`
-(the GPU build of the same image), unless `overrides` names a group's image.
+with the head Service ClusterIP, no GCS fault tolerance and no Kubernetes-RBAC auth, then `overrides`
+merged over it. Every Ray container runs the workload image: worker groups that request
+nvidia.com/gpu run `<tag>-gpu` (the GPU build of the same image), unless `overrides` names a group's
+image.
 Takes a dict: context, image (from ray-aks.workloadImage), overrides.
 */}}
 {{- define "ray-aks.workloadCluster" -}}
@@ -119,6 +120,8 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides.
 {{- $_ := unset $cluster "name" -}}
 {{- $_ := set $cluster.head "service" (dict "annotations" dict) -}}
 {{- $_ := set $cluster.gcsFaultTolerance "enabled" false -}}
+{{- /* Kubernetes-RBAC auth is the chart's RayCluster's: KubeRay refuses it for RayJobs and RayServices. */ -}}
+{{- $_ := set $cluster.auth "kubernetesRBAC" (dict "enabled" false "subjects" list) -}}
 {{- $overrides := deepCopy (.overrides | default dict) -}}
 {{- $cluster = mergeOverwrite $cluster $overrides -}}
 {{- $image := .image -}}
@@ -132,6 +135,37 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides.
 {{- $_ := set $group "image" dict -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- $cluster | toJson -}}
+{{- end -}}
+
+{{/*
+ray-aks.kueueLabels: the labels that put a workload in Kueue's queue (kueue.queueName) with its
+WorkloadPriorityClass (kueue.priorityClassName), as JSON; empty without a queue. Takes the root context.
+*/}}
+{{- define "ray-aks.kueueLabels" -}}
+{{- $kueue := .Values.kueue -}}
+{{- $labels := dict -}}
+{{- if $kueue.queueName -}}
+{{- $_ := set $labels "kueue.x-k8s.io/queue-name" $kueue.queueName -}}
+{{- with $kueue.priorityClassName -}}
+{{- $_ := set $labels "kueue.x-k8s.io/priority-class" . -}}
+{{- end -}}
+{{- end -}}
+{{- $labels | toJson -}}
+{{- end -}}
+
+{{/*
+ray-aks.queuedCluster: cluster values as Kueue runs them, as JSON: without the Ray autoscaler (Kueue
+refuses a queued cluster with `enableInTreeAutoscaling` unless it is an alpha elastic job, and
+reserves quota for each group's `replicas`), so without the groups' `idleTimeoutSeconds` (KubeRay
+takes it with the autoscaler v2 only). Takes the cluster values.
+*/}}
+{{- define "ray-aks.queuedCluster" -}}
+{{- $cluster := deepCopy . -}}
+{{- $_ := set $cluster.autoscaler "enabled" false -}}
+{{- range $name, $group := $cluster.workerGroups -}}
+{{- $_ := unset $group "idleTimeoutSeconds" -}}
 {{- end -}}
 {{- $cluster | toJson -}}
 {{- end -}}
@@ -230,7 +264,8 @@ Takes a dict: context, job (merged values), cluster (the cluster values the job 
 ray-aks.rayJobSpec: a RayJobSpec (a RayJob's `spec`, a RayCronJob's `spec.jobTemplate`) of a job's
 merged values (checked by ray-aks.validateJobs in _validate.tpl); every Ray pod of its cluster is
 labelled `ray-aks/cluster: <clusterId>`. Takes a dict: context, job (merged values), clusterId,
-podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob).
+podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob, and its
+cluster runs as ray-aks.queuedCluster).
 */}}
 {{- define "ray-aks.rayJobSpec" -}}
 {{- $ctx := .context -}}
@@ -240,6 +275,9 @@ podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the R
 {{- $cluster := $ctx.Values.rayCluster -}}
 {{- if not $job.useChartCluster -}}
 {{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ctx "image" $image "overrides" $job.rayCluster) | fromJson -}}
+{{- if .suspend -}}
+{{- $cluster = include "ray-aks.queuedCluster" $cluster | fromJson -}}
+{{- end -}}
 {{- end -}}
 {{- $runtimeEnv := deepCopy ($job.runtimeEnv | default dict) -}}
 {{- if and $job.useChartCluster $mlflowEnv -}}

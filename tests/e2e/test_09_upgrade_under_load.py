@@ -1,0 +1,97 @@
+"""Scenario 9: `helm upgrade` under steady load. The upgrade switches the Serve cluster from Serve's
+throughput-optimized proxy (HAProxy) to Serve's Python proxy, a change of the cluster's spec: KubeRay
+prepares a new cluster, moves the Serve Service to it once its apps are ready, and deletes the old
+one. Requests through the Serve Service keep being answered throughout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e import kube, scenario
+from tests.e2e.conftest import SERVE_RELEASE, SERVE_SERVICE, SERVE_VALUES, image_values
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
+
+LOAD_SECONDS, LOAD_CONCURRENCY = 240, 4
+CHANGE = {"rayService.throughputOptimized": False}
+
+
+@pytest.fixture(scope="module")
+def upgraded(serve_cluster, chart, registry) -> dict:
+    namespace = serve_cluster["namespace"]
+    kube.wait_until(
+        lambda: scenario.rayservice_ready(namespace, SERVE_SERVICE), 600, "the RayService to be ready"
+    )
+    old = scenario.rayservice_status(namespace, SERVE_SERVICE)["activeServiceStatus"]["rayClusterName"]
+    load = scenario.InClusterLoad(namespace, serve_cluster["client"])
+    load.start(serve_cluster["url"], serve_cluster["body"], LOAD_SECONDS, LOAD_CONCURRENCY)
+    started = time.monotonic()
+    kube.helm(
+        "upgrade", SERVE_RELEASE, str(chart), "--namespace", namespace, "-f", str(kube.VALUES),
+        *image_values(registry), *scenario.set_args(SERVE_VALUES | CHANGE), "--timeout", "10m",
+        "--force-conflicts",  # the upgrade command docs/upgrade.md gives (KubeRay writes to the RayService)
+    )  # fmt: skip
+    pending_seen_s = None
+
+    def switched() -> str | None:
+        nonlocal pending_seen_s
+        status = scenario.rayservice_status(namespace, SERVE_SERVICE)
+        if pending_seen_s is None and status.get("pendingServiceStatus", {}).get("rayClusterName"):
+            pending_seen_s = round(time.monotonic() - started, 1)
+        active = status.get("activeServiceStatus", {}).get("rayClusterName")
+        return (
+            active
+            if active and active != old and scenario.rayservice_ready(namespace, SERVE_SERVICE)
+            else None
+        )
+
+    new = kube.wait_until(switched, 900, "the new cluster to take the traffic", interval=2)
+    serving_s = round(time.monotonic() - started, 1)
+
+    def old_gone() -> bool:
+        return not kube.kubectl(
+            "-n", namespace, "get", "raycluster", old, "--ignore-not-found", "-o", "name"
+        ).strip()
+
+    kube.wait_until(old_gone, 600, f"the old cluster {old} to be deleted", interval=2)
+    old_deleted_s = round(time.monotonic() - started, 1)
+    kube.wait_until(lambda: not load.running(), LOAD_SECONDS + 120, "the load to end", interval=2)
+    result = load.result()
+    figures = {
+        "change": CHANGE,
+        "load": {"seconds": LOAD_SECONDS, "concurrency": LOAD_CONCURRENCY} | result,
+        "new_cluster_seen_after_s": pending_seen_s,
+        "upgrade_to_new_cluster_serving_s": serving_s,
+        "old_cluster_deleted_after_s": old_deleted_s,
+        "load_ran_past_the_deletion": result["wall_s"] > old_deleted_s + (started - load.started_at),
+    }
+    kube.record("upgrade_under_load", figures)
+    return figures | {"old": old, "new": new}
+
+
+def test_the_upgrade_makes_a_new_cluster_that_takes_the_traffic(upgraded):
+    assert upgraded["new"] != upgraded["old"]
+    assert upgraded["new_cluster_seen_after_s"] is not None
+
+
+def test_the_load_outlasted_the_switch_and_the_old_clusters_deletion(upgraded):
+    assert upgraded["load_ran_past_the_deletion"], upgraded
+
+
+def test_no_request_gets_an_http_error_during_the_upgrade(upgraded):
+    load = upgraded["load"]
+    assert load["sent"] > 0, load
+    assert set(load["statuses"]) == {"200"}, load  # transport errors (no status): the test below
+
+
+def test_only_kept_alive_connections_drop_and_each_at_most_once(upgraded):
+    """Not yet the goal of 0 failed: measured 4 of 16,141 (ServerDisconnectedError) and 1 of 10,762
+    (ClientOSError, a reset) after the switch, while the old cluster still ran (docs/test-cluster.md).
+    The old cluster's proxies close or reset the load's kept-alive connections; a request written to
+    one as it closes is lost (no response began, so a client may resend it). An HTTP error, any other
+    transport error, or more drops than connections fails."""
+    load = upgraded["load"]
+    assert set(load["errors"]) <= {"ServerDisconnectedError", "ClientOSError"}, load
+    assert load["failed"] <= LOAD_CONCURRENCY, load

@@ -1,0 +1,90 @@
+"""The load generator (ray_aks.serving.load) against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from ray_aks.serving.load import run_load
+
+from tests.conftest import free_port
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """200 for a body with "ok": true, 503 otherwise; echoes nothing."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200 if body.get("ok") else 503)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/predict"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_bounded_count_is_sent_and_each_outcome_kept(server):
+    result = run_load(server, lambda i: {"ok": i % 10 != 0}, concurrency=4, requests=50)
+    assert result.sent == 50 and result.ok == 45 and result.failed == 5
+    assert result.statuses == {200: 45, 503: 5}
+    assert len(result.failures_at) == 5 and all(0 <= t <= result.wall_s for t in result.failures_at)
+
+
+def test_a_time_bound_ends_the_load(server):
+    result = run_load(server, lambda i: {"ok": True}, concurrency=2, seconds=0.5)
+    assert result.sent > 0 and result.failed == 0
+    assert result.wall_s < 5
+
+
+def test_a_closed_port_counts_as_failed_transport_errors():
+    result = run_load(f"http://127.0.0.1:{free_port()}/x", lambda i: {}, concurrency=2, requests=4)
+    assert result.failed == 4 and result.statuses == {}
+    assert sum(result.errors.values()) == 4
+
+
+def test_a_load_without_an_end_is_refused():
+    with pytest.raises(ValueError, match="a load must end"):
+        run_load("http://127.0.0.1:1/", lambda i: {}, concurrency=1)
+
+
+def test_the_command_prints_the_summary_as_json(server):
+    done = subprocess.run(
+        [sys.executable, "-m", "ray_aks.serving.load", server, "--json", '{"ok": true}', "--requests", "20"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sent"] == 20 and summary["ok"] == 20 and summary["failed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["http://x/", "--json", "{}"], "a load must end"),
+        (["http://x/", "--json", "{nope", "--requests", "1"], "--json is not a JSON document"),
+        (["http://x/", "--json", "{}", "--requests", "1", "--concurrency", "0"], "at least 1"),
+    ],
+)
+def test_bad_arguments_get_usage_not_a_traceback(args, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "ray_aks.serving.load", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
