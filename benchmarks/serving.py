@@ -39,7 +39,7 @@ TARGET_CONCURRENCY = 32
 SENTENCE = "A platform team runs distributed training and batch inference on their Kubernetes cluster."
 PROMPT = "Once upon a time a platform team"
 NEW_TOKENS = 16
-# A generation batch holds at most 10 requests (the textgen app's default, seed 003's): more clients
+# A generation batch holds at most 10 requests (the textgen app's default): more clients
 # only queue, so text generation is measured at the levels up to that.
 TEXTGEN_MAX_CONCURRENCY = 10
 # Each app's goal at TARGET_CONCURRENCY clients, as (metric, target) (issue 13), and at one client.

@@ -78,15 +78,16 @@ chart-lock-check: ## Fail when charts/ray-aks/Chart.lock is out of sync with Cha
 chart-lock: | tools ## Write charts/ray-aks/Chart.lock offline (exact versions from Chart.yaml, helm's digest)
 	$(CHARTLOCK) write $(CHART)
 
-# values.schema.json is hand-written with $refs to Kubernetes types; tools/schemas/chart_values.py
-# fills in those types (from the oldest Kubernetes version's OpenAPI documents, the module the
-# kubeconform schemas come from), the descriptions from values.yaml's "# --" comments and the
+# values.schema.json is generated, never edited: tools/schemas/chart_values.py writes it from its
+# hand-written source, values.schema.source.json, adding the Kubernetes types it refers to (from the
+# oldest Kubernetes version's OpenAPI documents, the module the kubeconform schemas come from), the
+# descriptions from values.yaml's "# --" comments, the RayCronJob keys from the RayJob's and the
 # workload cluster override definitions. $(1): the chart folder.
 SCHEMA_KUBERNETES_VERSION := $(firstword $(KUBERNETES_VERSIONS))
 chart_values = dir=$(call go_module_dir,k8s.io/kubernetes@v$(SCHEMA_KUBERNETES_VERSION)) && test -d "$$dir/api/openapi-spec/v3" && \
   $(PY) -m tools.schemas.chart_values "$$dir/api/openapi-spec/v3" --chart $(1)
 
-schema: | $(VENV_STAMP) ## Regenerate charts/ray-aks/values.schema.json's Kubernetes types, descriptions and derived definitions
+schema: | $(VENV_STAMP) ## Write charts/ray-aks/values.schema.json from values.schema.source.json and values.yaml's comments (edit the source, never the output)
 	@$(call chart_values,$(CHART))
 
 schema-check: ## Fail when charts/ray-aks/values.schema.json is not what `make schema` generates

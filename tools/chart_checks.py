@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.ray_kinds import RAY_CLUSTER_SPEC_PATHS, RAY_JOB_SPEC_PATHS, ray_cluster_spec, ray_job_spec
 from tools.render_chart import (
     CHART_DIR,
     GPU_VALUES,
@@ -161,26 +162,12 @@ def validate(out_dir: Path, kubeconform: str, schema_locations: list[str]) -> No
     print(f"validate: {total} objects valid (kubeconform -strict, {len(version_dirs)} Kubernetes versions)")
 
 
-# Where the Ray kinds keep their pod templates (KubeRay turns each into pods).
-_RAY_CLUSTER_SPECS = {
-    "RayCluster": ("spec",),
-    "RayJob": ("spec", "rayClusterSpec"),
-    "RayCronJob": ("spec", "jobTemplate", "rayClusterSpec"),
-    "RayService": ("spec", "rayClusterConfig"),
-}
-# Where the RayJob kinds keep their RayJobSpec (with its submitter pod template).
-_RAY_JOB_SPECS = {"RayJob": ("spec",), "RayCronJob": ("spec", "jobTemplate")}
-
-
 def ray_pod_templates(obj: dict) -> list[tuple[str, dict]]:
     """(where, template) for every pod template in a RayCluster, RayJob, RayCronJob or RayService."""
-    path = _RAY_CLUSTER_SPECS.get(obj.get("kind", ""))
-    if path is None:
+    spec = ray_cluster_spec(obj)
+    if spec is None:
         return []
-    spec: dict = obj
-    for key in path:
-        spec = (spec or {}).get(key) or {}
-    where = ".".join(path)
+    where = ".".join(RAY_CLUSTER_SPEC_PATHS[obj["kind"]])
     found = []
     if "template" in (spec.get("headGroupSpec") or {}):
         found.append((f"{where}.headGroupSpec", spec["headGroupSpec"]["template"]))
@@ -188,13 +175,10 @@ def ray_pod_templates(obj: dict) -> list[tuple[str, dict]]:
         found.append(
             (f"{where}.workerGroupSpecs[{i}] ({group.get('groupName')})", group.get("template") or {})
         )
-    job_path = _RAY_JOB_SPECS.get(obj["kind"])
-    if job_path is not None:
-        job: dict = obj
-        for key in job_path:
-            job = (job or {}).get(key) or {}
-        if job.get("submitterPodTemplate"):
-            found.append((".".join((*job_path, "submitterPodTemplate")), job["submitterPodTemplate"]))
+    job = ray_job_spec(obj)
+    if job and job.get("submitterPodTemplate"):
+        job_where = ".".join((*RAY_JOB_SPEC_PATHS[obj["kind"]], "submitterPodTemplate"))
+        found.append((job_where, job["submitterPodTemplate"]))
     return found
 
 

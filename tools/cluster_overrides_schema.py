@@ -3,26 +3,18 @@
 `rayJobs.<job>.rayCluster` and `rayService.rayCluster` are merged over `rayCluster`, so they take
 the same keys with the same types, but none is required (a job sets only what differs) and
 `enabled`/`name` do not apply. Helm reads one self-contained values.schema.json, so the derived
-schemas sit in it as `definitions.clusterOverrides` and `definitions.workerGroupOverrides`; they are
-never edited by hand: `make schema` (tools/schemas/chart_values.py) derives them from
-`properties.rayCluster` and `definitions.workerGroup` with derive() below, and `make schema-check`
-fails when the committed ones differ. Without the Kubernetes documents at hand:
-
-    python -m tools.cluster_overrides_schema --write   # rewrite the two definitions only
-    python -m tools.cluster_overrides_schema           # exit 1 when they are stale
-
-tests/chart/test_workload_values_schema.py runs the check.
+schemas sit in it as `definitions.clusterOverrides` and `definitions.workerGroupOverrides`. The one
+writer is `make schema` (tools/schemas/chart_values.py), which derives them from
+`properties.rayCluster` and `definitions.workerGroup` with derive() below; `make schema-check` and
+tests/chart/test_workload_values_schema.py (stale()) fail when the committed ones differ.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import sys
 from typing import Any
 
-from tools.render_chart import CHART_DIR, REPO_ROOT
+from tools.render_chart import CHART_DIR
 
 SCHEMA = CHART_DIR / "values.schema.json"
 WORKER_GROUP_REF = "#/definitions/workerGroup"
@@ -64,30 +56,3 @@ def stale(schema: dict[str, Any]) -> list[str]:
     """Names of the derived definitions that differ from what derive() gives."""
     definitions = schema.get("definitions") or {}
     return [name for name, want in derive(schema).items() if definitions.get(name) != want]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the derived definitions")
-    args = parser.parse_args(argv)
-    schema = json.loads(SCHEMA.read_text())
-    where = SCHEMA.relative_to(REPO_ROOT)
-    if args.write:
-        schema.setdefault("definitions", {}).update(derive(schema))
-        SCHEMA.write_text(json.dumps(schema, indent=2) + "\n")
-        print(f"wrote definitions.clusterOverrides and definitions.workerGroupOverrides in {where}")
-        return 0
-    names = stale(schema)
-    if names:
-        print(
-            f"{where}: definitions {', '.join(names)} are stale: "
-            "run python -m tools.cluster_overrides_schema --write",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"{where}: the cluster override definitions match rayCluster's schema")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -147,3 +147,9 @@ def test_the_gpu_workloads_scenario_carries_the_overlay_unchanged() -> None:
         return big == small
 
     assert contains(scenario, OVERLAY)
+
+
+def test_the_ct_gpu_scenario_is_the_gpu_overlay_byte_for_byte() -> None:
+    # ct installs ci/*-values.yaml only; this scenario is the overlay users install, not a copy that drifts.
+    scenario = CHART_DIR / "ci" / "02-gpu-values.yaml"
+    assert scenario.read_bytes() == GPU_VALUES.read_bytes(), f"cp {GPU_VALUES} {scenario}"

@@ -21,7 +21,7 @@ MNIST_OWN = {
 
 
 def job_defaults() -> dict:
-    text = (CHART_DIR / "templates" / "_workloads.tpl").read_text()
+    text = (CHART_DIR / "templates" / "workloads" / "_workloads.tpl").read_text()
     body = re.search(r'{{- define "ray-aks.rayJobDefaults" -}}\n(.*?){{- end -}}', text, re.DOTALL)
     assert body, "ray-aks.rayJobDefaults not found in _workloads.tpl"
     assert "{{" not in body.group(1), "the defaults are plain YAML"

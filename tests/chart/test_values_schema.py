@@ -21,8 +21,10 @@ import yaml
 
 from tools.render_chart import CHART_DIR
 from tools.schemas.chart_values import (
+    DERIVED,
     K8S,
     _simplify,
+    complete_ray_cron_job,
     documented_keys,
     documented_nodes,
     property_node,
@@ -326,3 +328,34 @@ def test_the_defaults_and_gpu_overlay_validate() -> None:
     check = validator()
     assert [e.message for e in check.iter_errors(values())] == []
     assert [e.message for e in check.iter_errors(merged)] == []
+
+
+SOURCE_FILE = CHART_DIR / "values.schema.source.json"
+JOB_PROPERTIES = "#/definitions/rayJob/properties/"
+
+
+def test_the_source_holds_only_what_is_written_by_hand() -> None:
+    source = json.loads(SOURCE_FILE.read_text())
+    written = [n for n in source["definitions"] if n.startswith(K8S) or n in DERIVED]
+    assert written == [], f"{SOURCE_FILE.name} holds definitions `make schema` writes: {written}"
+    assert "Generated" in schema()["$comment"] and "values.schema.source.json" in schema()["$comment"]
+
+
+def test_a_ray_cron_job_takes_every_key_of_a_ray_job_from_the_ray_job() -> None:
+    definitions = schema()["definitions"]
+    job, cron = definitions["rayJob"], definitions["rayCronJob"]
+    assert set(job["properties"]) <= set(cron["properties"])
+    assert set(job["required"]) <= set(cron["required"])
+    own = {
+        k for k, v in cron["properties"].items() if v.get("$ref") != f"#/definitions/rayJob/properties/{k}"
+    }
+    assert own == {"name", "schedule", "timeZone", "suspend"}
+
+
+def test_a_key_added_to_a_ray_job_in_the_source_is_a_ray_cron_jobs_too() -> None:
+    definitions = copy.deepcopy(json.loads(SOURCE_FILE.read_text())["definitions"])
+    definitions["rayJob"]["properties"]["priority"] = {"type": "integer"}
+    complete_ray_cron_job(definitions)
+    assert definitions["rayCronJob"]["properties"]["priority"] == {
+        "$ref": "#/definitions/rayJob/properties/priority"
+    }

@@ -20,8 +20,8 @@ import requests
 from tests.conftest import REPO_ROOT
 from tests.e2e import kube, scenario
 from tests.e2e.scenario import pods
-from tests.images.conftest import make
-from tests.images.containers import Registry, docker_engine, local_registry
+from tests.support.containers import Registry, docker_engine, local_registry
+from tests.support.make import make
 from tools.e2e import configs
 from tools.e2e.cluster import Cluster
 from tools.render_chart import renderable_chart

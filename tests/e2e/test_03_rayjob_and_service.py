@@ -1,9 +1,9 @@
 """Scenarios 2 and 3: the MNIST RayJob of the chart's values runs to SUCCEEDED in real pods, its cluster
 is removed as configured, its run and model are in the chart's MLflow; then the RayService (enabled by
-`helm upgrade`) becomes ready with the model the job registered and answers seed 000's and seed 003's
-requests through the Serve Service. The worker-loss scenario runs inside the RayJob: a worker pod is
-deleted after the run's second checkpoint (conftest's WorkerLoss), and the job still succeeds, having
-resumed from the checkpoint."""
+`helm upgrade`) becomes ready with the model the job registered and answers the MNIST root's and
+text generation's requests through the Serve Service. The worker-loss scenario runs inside the RayJob:
+a worker pod is deleted after the run's second checkpoint (conftest's WorkerLoss), and the job still
+succeeds, having resumed from the checkpoint."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_the_run_and_the_registered_model_are_in_mlflow(finished_job, namespace)
     assert metrics, run
 
 
-def test_seed_000_client_request_gets_a_prediction(serving, namespace):
+def test_the_28x28_json_request_at_the_mnist_prefix_gets_a_prediction(serving, namespace):
     image = np.random.default_rng(0).random((28, 28)).tolist()
     with kube.port_forward(namespace, serving, 8000) as url:
         response = requests.post(f"{url}/mnist", json={"data": image}, timeout=60)
@@ -55,7 +55,7 @@ def test_seed_000_client_request_gets_a_prediction(serving, namespace):
     assert 0 <= response.json()["prediction"] <= 9
 
 
-def test_seed_003_text_generation_request_gets_text(serving, namespace):
+def test_a_text_generation_request_gets_text(serving, namespace):
     with kube.port_forward(namespace, serving, 8000) as url:
         response = requests.post(f"{url}/text/simple-gen", json={"input": "Once upon a time"}, timeout=120)
     assert response.status_code == 200, response.text

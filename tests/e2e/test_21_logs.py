@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.e2e import kube, scenario
 from tests.e2e.conftest import PULL_SECRET, STORAGE_CLASS, _static_volume
-from tests.images.log_records import otlp_json_records
+from tests.support.log_records import otlp_json_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 

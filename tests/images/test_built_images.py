@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.images.conftest import chart_yaml, make
-from tests.images.containers import (
+from tests.images.conftest import chart_yaml
+from tests.support.containers import (
     BUILD_ARGS,
     IMAGES,
     RESTRICTED,
@@ -28,6 +28,7 @@ from tests.images.containers import (
     record,
     run_restricted,
 )
+from tests.support.make import make
 from tools.e2e.layout import Layout
 
 # The first test to run builds every image (cold: about 15 minutes on 2 cores).

@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.images.conftest import chart_yaml, make
-from tests.images.containers import RESTRICTED, TEST_TAG, docker, docker_engine, image_ref, inspect, record
-from tests.images.log_records import otlp_json_records
+from tests.images.conftest import chart_yaml
+from tests.support.containers import RESTRICTED, TEST_TAG, docker, docker_engine, image_ref, inspect, record
+from tests.support.log_records import otlp_json_records
+from tests.support.make import make
 from tools.e2e.poll import wait_until
 from tools.render_chart import render
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.images.conftest import IMAGE_NAMES, PINNED, chart_yaml, commands, gpu_values, make, values
+from tests.images.conftest import IMAGE_NAMES, PINNED, chart_yaml, gpu_values, values
+from tests.support.make import commands, make
 
 PINNED_ARGS = [f"{key}={value}" for key, value in PINNED.items()]
 # No probes of Docker Hub or the model hub, and no CA bundle from this machine's pip settings.

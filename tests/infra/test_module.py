@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.images.conftest import commands, make
+from tests.support.make import commands, make
 from tools.infra.checkov_check import load_skips
 from tools.infra.harness import INFRA_DIR, Evaluation, TofuError, evaluate
 

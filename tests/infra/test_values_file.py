@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.images.conftest import commands, make
+from tests.support.make import commands, make
 from tools.infra.aks_values import OutputsError, chart_values
 from tools.infra.harness import Evaluation, TofuError, evaluate
 from tools.render_chart import GPU_VALUES, RenderError, render

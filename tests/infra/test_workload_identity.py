@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.chart.pod_specs import pod_specs
-from tests.images.conftest import commands, make
+from tests.support.make import commands, make
 from tools.infra.harness import Evaluation
 from tools.render_chart import render
 

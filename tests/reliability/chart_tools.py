@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 
 from tools.chart_checks import pods_for_linting
+from tools.make_pins import kubernetes_schema_versions
 from tools.render_chart import REPO_ROOT, helm_binary, renderable_chart
 
 BIN = REPO_ROOT / "bin"
 SCHEMA_DIR = REPO_ROOT / ".cache" / "schemas"
-KUBERNETES_VERSION = "1.35.4"  # the newest AKS minor that make/tools.mk generates schemas for
+# The newest AKS minor that `make schemas` generates kubeconform schemas for.
+KUBERNETES_VERSION = kubernetes_schema_versions()[-1]
 KUBE_LINTER_CONFIG = REPO_ROOT / ".kube-linter.yaml"
 
 

@@ -2,7 +2,7 @@
 
 Checked generically over every object: Services of type LoadBalancer or NodePort, Ingresses and
 Gateway API routes (by backend port, port name, or a backend Service that itself targets those
-ports), and the Services KubeRay creates from a RayCluster/RayJob/RayService head group
+ports), and the Services KubeRay creates from a RayCluster/RayJob/RayCronJob/RayService head group
 (`serviceType`, which exposes every head port, and `enableIngress`, the dashboard Ingress).
 """
 
@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tools.ray_kinds import ray_cluster_spec
+
 RAY_PRIVATE_PORTS = {8265, 10001}
 RAY_PRIVATE_PORT_NAMES = {"dashboard", "client"}
 EXTERNAL_SERVICE_TYPES = {"LoadBalancer", "NodePort"}
 ROUTE_KINDS = {"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"}
-_CLUSTER_SPECS = {
-    "RayCluster": ("spec",),
-    "RayJob": ("spec", "rayClusterSpec"),
-    "RayService": ("spec", "rayClusterConfig"),
-}
 
 
 def _private(port: Any) -> bool:
@@ -36,12 +33,8 @@ def _service_private_ports(service: Mapping[str, Any]) -> set[Any]:
 
 
 def head_specs(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    path = _CLUSTER_SPECS.get(obj.get("kind", ""))
-    if path is None:
-        return []
-    spec: Any = obj
-    for key in path:
-        spec = (spec or {}).get(key) or {}
+    """The RayClusterSpec of a RayCluster, RayJob, RayCronJob or RayService (tools.ray_kinds)."""
+    spec = ray_cluster_spec(obj)
     return [spec] if spec else []
 
 

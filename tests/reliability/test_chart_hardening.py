@@ -242,6 +242,12 @@ def test_exposure_finder_sees_each_way_out() -> None:
             "headGroupSpec": {"serviceType": "NodePort", "enableIngress": True},
         },
     }
+    cron = {
+        "kind": "RayCronJob",
+        "metadata": {"name": "nightly"},
+        "spec": {"jobTemplate": {"rayClusterSpec": {"headGroupSpec": {"serviceType": "LoadBalancer"}}}},
+    }
     assert len(exposures([svc, serve_lb, ingress, ray])) == 4
     assert exposures([serve_lb]) == []
+    assert [e["where"] for e in exposures([cron])] == ["RayCronJob/nightly"]
     assert REPO_ROOT.is_dir()

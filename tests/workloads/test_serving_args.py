@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -10,17 +11,19 @@ import pytest
 from ray.serve import Application
 from ray_aks.embedding.config import EmbedConfig
 from ray_aks.serving import embeddings, mnist, textgen
+from ray_aks.serving.apps import SERVE_APPS
 from ray_aks.serving.config import BatchedRuntime
 from ray_aks.serving.images import ImageDecodeError, decode_base64, to_mnist_pixels
 
 from tests.workloads.serving_fixtures import png_bytes
 
-BUILDERS = [mnist.app, textgen.app, embeddings.app]
+BUILDERS = [importlib.import_module(app.module).app for app in SERVE_APPS]
 
 
 def test_builder_modules_import_no_model_libraries() -> None:
+    modules = ", ".join(app.module for app in SERVE_APPS)
     code = (
-        "import sys, ray_aks.serving.mnist, ray_aks.serving.textgen, ray_aks.serving.embeddings; "
+        f"import sys, {modules}; "
         "heavy = ('torch', 'transformers', 'mlflow', 'sentence_transformers'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
@@ -28,7 +31,7 @@ def test_builder_modules_import_no_model_libraries() -> None:
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("builder", BUILDERS, ids=["mnist", "textgen", "embeddings"])
+@pytest.mark.parametrize("builder", BUILDERS, ids=[app.name for app in SERVE_APPS])
 def test_default_args_build_an_application_without_loading_a_model(builder) -> None:
     assert isinstance(builder({}), Application)
 

@@ -41,7 +41,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def champion(mlflow_server: str, digits) -> str:
-    """Train the seeds' CNN for 2 epochs on the digits, log and register it as the training side does."""
+    """Train the MNIST CNN for 2 epochs on the digits, log and register it as the training side does."""
     import mlflow
     import torch
     from ray_aks.models.mnist_cnn import MnistCNN
@@ -88,7 +88,7 @@ def predict(url: str, **kwargs) -> requests.Response:
 
 
 def post_to_prefix(url: str, **kwargs) -> requests.Response:
-    """What seed 000's client does: POST to the app's route prefix itself. A redirect (to the
+    """What a client of the root does: POST to the app's route prefix itself. A redirect (to the
     prefix with a slash) would fail a client that does not follow it, so none is followed."""
     return requests.post(url, timeout=60, allow_redirects=False, **kwargs)
 
@@ -99,7 +99,7 @@ def test_healthz_names_the_model(url: str) -> None:
     assert response.json() == {"status": "ok", "model": "models:/mnist-cnn@champion"}
 
 
-def test_seed_client_json_data_gets_the_documented_shape(url: str, digits) -> None:
+def test_json_data_at_the_route_prefix_gets_the_documented_shape(url: str, digits) -> None:
     pixels = (digits.test_images[0] / 255.0).tolist()
     response = predict(url, json={"data": pixels})
     assert response.status_code == 200
@@ -151,8 +151,8 @@ def test_every_image_form_gives_the_same_answer(url: str, digits) -> None:
     assert 0 <= jpeg.json()["prediction"] <= 9
 
 
-def test_seed_client_posts_rows_or_flat_pixels_to_the_route_prefix(url: str, digits) -> None:
-    # Seed 000's test_serving.py posts {"data": ...} to http://localhost:8000/mnist itself.
+def test_json_rows_or_flat_pixels_posted_to_the_route_prefix_get_the_predict_answer(url: str, digits) -> None:
+    # The 28x28 JSON request posted to the route prefix itself (http://localhost:8000/mnist).
     pixels = digits.test_images[5] / 255.0
     expected = predict(url, json={"data": pixels.tolist()}).json()
     answers = {
@@ -169,7 +169,7 @@ def test_seed_client_posts_rows_or_flat_pixels_to_the_route_prefix(url: str, dig
 
 
 FLAT = [0.0] * 784
-SEED_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
+ROOT_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
 
 
 @pytest.mark.parametrize(
@@ -188,8 +188,8 @@ SEED_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
         (json.dumps({"data": ["0.5"] * 784}), "application/json", 422, "Input should be a valid number"),
         (json.dumps({"data": [2.0] * 784}), "application/json", 422, "less than or equal to 1"),
         ('{"data": [NaN' + ",0" * 783 + "]}", "application/json", 422, "Input should be a finite number"),
-        (json.dumps({"data": "pixels"}), "application/json", 422, SEED_LAYOUT),
-        (json.dumps({"data": None}), "application/json", 422, SEED_LAYOUT),
+        (json.dumps({"data": "pixels"}), "application/json", 422, ROOT_LAYOUT),
+        (json.dumps({"data": None}), "application/json", 422, ROOT_LAYOUT),
         (json.dumps({}), "application/json", 422, "Field required"),
         (json.dumps({"data": FLAT, "label": 3}), "application/json", 422, "Extra inputs are not permitted"),
         ("{not json", "application/json", 422, "Invalid JSON"),
@@ -212,7 +212,7 @@ SEED_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
         "not-json",
     ],
 )
-def test_seed_client_bad_input_gets_4xx_with_the_reason(
+def test_bad_json_at_the_route_prefix_gets_4xx_with_the_reason(
     url: str, body, content_type: str, status: int, reason: str
 ) -> None:
     response = post_to_prefix(url, data=body, headers={"content-type": content_type})
@@ -220,7 +220,7 @@ def test_seed_client_bad_input_gets_4xx_with_the_reason(
     assert reason in response.text
 
 
-def test_openapi_documents_the_seed_route_with_examples(url: str) -> None:
+def test_openapi_documents_the_root_route_with_examples(url: str) -> None:
     post = requests.get(f"{url}/openapi.json", timeout=30).json()["paths"]["/"]["post"]
     examples = post["requestBody"]["content"]["application/json"]["examples"]
     assert set(examples) == {"rows", "flat"}

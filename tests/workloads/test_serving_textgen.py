@@ -61,7 +61,7 @@ def url(cli_run) -> str:
 
 def test_serve_command_prints_the_app_url(cli_run, url: str) -> None:
     base, output = cli_run
-    assert url == base  # one app: route prefix /, so the seed's client posts to /text/simple-gen
+    assert url == base  # one app: route prefix /, so clients post to /text/simple-gen
     assert "POST /text/simple-gen" in output
 
 
@@ -69,7 +69,7 @@ def generate(url: str, body) -> requests.Response:
     return requests.post(f"{url}/text/simple-gen", json=body, timeout=60)
 
 
-def test_seed_client_gets_the_pipeline_shape(url: str) -> None:
+def test_text_generation_answers_in_the_pipeline_shape(url: str) -> None:
     response = generate(url, {"input": "Once upon a time"})
     assert response.status_code == 200
     body = response.json()
@@ -108,7 +108,7 @@ def test_concurrent_requests_share_generate_calls_and_get_their_own_answers(url:
     assert [r.json() for r in responses[:4]] == alone
     batch_sizes = [int(r.headers["x-batch-size"]) for r in responses]
     assert max(batch_sizes) > 1, f"every generate call had one request: {sorted(set(batch_sizes))}"
-    assert max(batch_sizes) <= 10  # TextgenRuntime's max_batch_size (seed 003's)
+    assert max(batch_sizes) <= 10  # TextgenRuntime's max_batch_size
 
 
 def test_generation_params_within_limits_are_accepted(url: str) -> None:

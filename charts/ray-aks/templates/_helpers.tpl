@@ -228,21 +228,6 @@ Takes the resources dict.
 {{- if or (hasKey ($resources.limits | default dict) "nvidia.com/gpu") (hasKey ($resources.requests | default dict) "nvidia.com/gpu") -}}true{{- end -}}
 {{- end -}}
 
-{{/* ray-aks.mlflowName: name of the MLflow tracking server's Deployment and Service. Takes the root context. */}}
-{{- define "ray-aks.mlflowName" -}}
-{{- include "ray-aks.suffixedName" (dict "context" . "suffix" "mlflow") -}}
-{{- end -}}
-
-{{/*
-ray-aks.mlflowTrackingURI: the in-cluster URI of the chart's MLflow server, or "" when
-mlflow.enabled is false. Every RayJob gets it as MLFLOW_TRACKING_URI. Takes the root context.
-*/}}
-{{- define "ray-aks.mlflowTrackingURI" -}}
-{{- if .Values.mlflow.enabled -}}
-{{- printf "http://%s.%s.svc:%d" (include "ray-aks.mlflowName" .) .Release.Namespace (int .Values.mlflow.service.port) -}}
-{{- end -}}
-{{- end -}}
-
 {{/*
 ray-aks.operatorFeatureGate: "true" or "false" as kuberay-operator.featureGates sets the operator's
 feature gate `name`, "" when the list leaves it out (the operator's own default). Takes a dict:

@@ -111,11 +111,7 @@ workerGroupSpecs:
 {{- define "ray-aks.rayStartParams" -}}
 {{- $params := dict -}}
 {{- range $key, $value := . -}}
-{{- /* YAML numbers arrive as float64: write whole ones as integers, not "2e+09". */ -}}
-{{- if and (kindIs "float64" $value) (eq (float64 (int64 $value)) $value) -}}
-{{- $value = int64 $value -}}
-{{- end -}}
-{{- $_ := set $params $key (toString $value) -}}
+{{- $_ := set $params $key (include "ray-aks.scalarString" $value) -}}
 {{- end -}}
 {{- toYaml $params -}}
 {{- end -}}
@@ -232,29 +228,19 @@ spec:
 
 {{/*
 ray-aks.clustersById: the cluster values of every Ray cluster the release renders, as JSON keyed by
-its `ray-aks/cluster` label (ray-aks.rayClusterIds): "cluster" (rayCluster), "job-<key>" and
-"cronjob-<key>" (a job with a cluster of its own: ray-aks.workloadCluster of its image and
-rayCluster overrides) and "service" (the RayService's). Takes the root context.
+its `ray-aks/cluster` label (ray-aks.rayClusterIds): "cluster" (rayCluster), then each workload of
+ray-aks.workloads with a cluster of its own ("job-<key>", "cronjob-<key>", "service"). Takes the
+root context.
 */}}
 {{- define "ray-aks.clustersById" -}}
 {{- $clusters := dict -}}
 {{- if .Values.rayCluster.enabled -}}
 {{- $_ := set $clusters "cluster" .Values.rayCluster -}}
 {{- end -}}
-{{- range $kind, $prefix := dict "rayJobs" "job" "rayCronJobs" "cronjob" -}}
-{{- $entries := get $.Values $kind | default dict -}}
-{{- range $key := keys $entries | sortAlpha -}}
-{{- $entry := get $entries $key -}}
-{{- if and (kindIs "map" $entry) $entry.enabled (not $entry.useChartCluster) -}}
-{{- $job := include "ray-aks.rayJob" (dict "context" $ "kind" $kind "key" $key) | fromJson -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" $ "image" $job.image) | fromJson -}}
-{{- $_ := set $clusters (printf "%s-%s" $prefix $key) (include "ray-aks.workloadCluster" (dict "context" $ "image" $image "overrides" $job.rayCluster) | fromJson) -}}
+{{- range $w := include "ray-aks.workloads" . | fromJsonArray -}}
+{{- if $w.ownCluster -}}
+{{- $_ := set $clusters $w.clusterId $w.cluster -}}
 {{- end -}}
-{{- end -}}
-{{- end -}}
-{{- if .Values.rayService.enabled -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" .Values.rayService.image) | fromJson -}}
-{{- $_ := set $clusters "service" (include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" .Values.rayService.rayCluster) | fromJson) -}}
 {{- end -}}
 {{- toJson $clusters -}}
 {{- end -}}

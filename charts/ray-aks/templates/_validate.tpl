@@ -442,8 +442,7 @@ cluster runs without: ray-aks.queuedCluster). Takes the root context.
 {{- if eq $svc.upgradeStrategy.type "NewClusterWithIncrementalUpgrade" -}}
 {{- fail "kueue.rayService cannot be used with rayService.upgradeStrategy.type NewClusterWithIncrementalUpgrade: the new cluster scales up with the Ray autoscaler, and Kueue runs a queued cluster without it (use NewCluster)" -}}
 {{- end -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" $svc.image) | fromJson -}}
-{{- $cluster := include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" $svc.rayCluster) | fromJson -}}
+{{- $cluster := (include "ray-aks.rayServiceWorkload" . | fromJson).cluster -}}
 {{- include "ray-aks.validateQueuedCluster" (dict "cluster" $cluster "keyPrefix" "rayService.rayCluster" "submitter" false "gpu" .Values.global.gpu) -}}
 {{- end -}}
 {{- end -}}
@@ -574,35 +573,29 @@ context, cluster, image (from ray-aks.workloadImage), overrides (the workload's 
 {{- end -}}
 
 {{/*
-ray-aks.validateJobs: every enabled entry of rayJobs and rayCronJobs, merged over the defaults
-(ray-aks.rayJob) as the templates render it: the operator's feature gate and the schedule of a
+ray-aks.validateJobs: every RayJob and RayCronJob of ray-aks.workloads (each job's values merged over
+the defaults, as the templates render them): the operator's feature gate and the schedule of a
 RayCronJob, the image registry, the job's own cluster, and ray-aks.validateRayJob. Takes the root context.
 */}}
 {{- define "ray-aks.validateJobs" -}}
 {{- $queue := .Values.kueue.queueName -}}
 {{- $cronGate := include "ray-aks.operatorFeatureGate" (dict "context" . "name" "RayCronJob") -}}
-{{- range $kind := list "rayJobs" "rayCronJobs" -}}
-{{- $cron := eq $kind "rayCronJobs" -}}
-{{- $entries := get $.Values $kind -}}
-{{- range $key := keys $entries | sortAlpha -}}
-{{- if (get $entries $key).enabled -}}
-{{- $p := printf "%s.%s" $kind $key -}}
+{{- range $w := include "ray-aks.workloads" . | fromJsonArray -}}
+{{- if ne $w.kind "RayService" -}}
+{{- $cron := eq $w.kind "RayCronJob" -}}
+{{- $p := $w.path -}}
+{{- $job := $w.values -}}
 {{- if and $cron (index $.Values "kuberay-operator" "enabled") (ne $cronGate "true") -}}
 {{- fail (printf "%s.enabled needs the KubeRay operator's RayCronJob feature gate: set the RayCronJob entry of kuberay-operator.featureGates to enabled: true" $p) -}}
 {{- end -}}
-{{- $job := include "ray-aks.rayJob" (dict "context" $ "kind" $kind "key" $key) | fromJson -}}
 {{- if and $cron (contains "TZ" $job.schedule) -}}
 {{- fail (printf "%s.schedule must not set TZ or CRON_TZ (KubeRay 1.7 refuses it): use %s.timeZone" $p $p) -}}
 {{- end -}}
 {{- include "ray-aks.validateImageRegistry" (dict "context" $ "prefix" $p "image" $job.image) -}}
-{{- $cluster := $.Values.rayCluster -}}
-{{- if not $job.useChartCluster -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" $ "image" $job.image) | fromJson -}}
-{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ "image" $image "overrides" $job.rayCluster) | fromJson -}}
-{{- include "ray-aks.validateWorkloadCluster" (dict "context" $ "cluster" $cluster "image" $image "overrides" $job.rayCluster "keyPrefix" (printf "%s.rayCluster" $p)) -}}
+{{- if $w.ownCluster -}}
+{{- include "ray-aks.validateWorkloadCluster" (dict "context" $ "cluster" $w.cluster "image" $w.image "overrides" $job.rayCluster "keyPrefix" (printf "%s.rayCluster" $p)) -}}
 {{- end -}}
-{{- include "ray-aks.validateRayJob" (dict "context" $ "prefix" $p "job" $job "cluster" $cluster "kueue" (and (not $cron) (not (empty $queue)))) -}}
-{{- end -}}
+{{- include "ray-aks.validateRayJob" (dict "context" $ "prefix" $p "job" $job "cluster" $w.cluster "kueue" (and (not $cron) (not (empty $queue)))) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -626,8 +619,9 @@ to it. Takes the root context.
 {{- if and $lb.internalSubnet (not $lb.internal) -}}
 {{- fail "rayService.service.loadBalancer.internalSubnet needs rayService.service.loadBalancer.internal true (a public load balancer has no subnet)" -}}
 {{- end -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" $svc.image) | fromJson -}}
-{{- $cluster := include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" $svc.rayCluster) | fromJson -}}
+{{- $workload := include "ray-aks.rayServiceWorkload" . | fromJson -}}
+{{- $image := $workload.image -}}
+{{- $cluster := $workload.cluster -}}
 {{- $upgrade := $svc.upgradeStrategy -}}
 {{- $options := $upgrade.clusterUpgradeOptions -}}
 {{- if eq $upgrade.type "NewClusterWithIncrementalUpgrade" -}}

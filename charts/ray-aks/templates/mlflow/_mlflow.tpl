@@ -1,9 +1,23 @@
 {{/*
 The MLflow tracking server: the container's arguments and the paths it writes. The Deployment,
-Service, PVC and HPA under templates/mlflow/ use these; the names (ray-aks.mlflowName) and the
-tracking URI (ray-aks.mlflowTrackingURI) are in _helpers.tpl, the checks (ray-aks.validateMlflow)
-in _validate.tpl.
+Service, PVC and HPA under templates/mlflow/ and every RayJob (the tracking URI) use these; the
+checks (ray-aks.validateMlflow) are in _validate.tpl.
 */}}
+
+{{/* ray-aks.mlflowName: name of the MLflow tracking server's Deployment and Service. Takes the root context. */}}
+{{- define "ray-aks.mlflowName" -}}
+{{- include "ray-aks.suffixedName" (dict "context" . "suffix" "mlflow") -}}
+{{- end -}}
+
+{{/*
+ray-aks.mlflowTrackingURI: the in-cluster URI of the chart's MLflow server, or "" when
+mlflow.enabled is false. Every RayJob gets it as MLFLOW_TRACKING_URI. Takes the root context.
+*/}}
+{{- define "ray-aks.mlflowTrackingURI" -}}
+{{- if .Values.mlflow.enabled -}}
+{{- printf "http://%s.%s.svc:%d" (include "ray-aks.mlflowName" .) .Release.Namespace (int .Values.mlflow.service.port) -}}
+{{- end -}}
+{{- end -}}
 
 {{/* ray-aks.mlflowSQLite: "true" when MLflow keeps its runs in a SQLite file on the chart's PVC. Takes the root context. */}}
 {{- define "ray-aks.mlflowSQLite" -}}

@@ -7,7 +7,7 @@ with mlflow.sharedStorage.
 
 {{/* ray-aks.sharedClaimName: the PVC `sharedStorage.create` renders. Takes the root context. */}}
 {{- define "ray-aks.sharedClaimName" -}}
-{{- printf "%s-shared" (include "ray-aks.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "ray-aks.suffixedName" (dict "context" . "suffix" "shared") -}}
 {{- end -}}
 
 {{/*

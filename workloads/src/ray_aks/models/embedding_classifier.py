@@ -1,4 +1,4 @@
-"""The seed's classifier head on frozen embeddings (e.g. CLIP image embeddings). Plain torch: no Ray.
+"""A classifier head on frozen embeddings (e.g. CLIP image embeddings). Plain torch: no Ray.
 
 Linear -> BatchNorm -> ReLU -> Dropout -> Linear; checkpoint file `classifier.pt` holds the weights
 and everything needed to rebuild it (sizes, class names).

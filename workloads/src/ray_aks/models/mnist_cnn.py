@@ -1,4 +1,4 @@
-"""The seeds' MNIST CNN (two conv layers, dropout, two linear layers) and its checkpoint format.
+"""The MNIST CNN (two conv layers, dropout, two linear layers) and its checkpoint format.
 
 Input is (N, 1, 28, 28) floats in [0, 1]; the model normalises internally so every caller
 (training, Ray Data, the Serve app) feeds raw pixel intensities.

@@ -1,7 +1,7 @@
 """Causal-LM text generation (distilgpt2 in the images) answering like transformers' pipeline. No Ray.
 
 `generate` returns [{"generated_text": prompt + continuation}], the shape of
-`pipeline("text-generation")(prompt)` that the seed's /text/simple-gen returned; `generate_batch`
+`pipeline("text-generation")(prompt)` that /text/simple-gen answers with; `generate_batch`
 answers many prompts in as few model calls as their decoding settings allow.
 """
 

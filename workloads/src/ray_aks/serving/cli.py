@@ -15,21 +15,8 @@ from typing import Any
 import typer
 
 from ray_aks.cli_options import config_command
-from ray_aks.serving.command_config import AppName, ServeCommand
-
-# Builder import paths and what each app answers; with `all`, textgen keeps the root prefix so the
-# seed's client still posts to /text/simple-gen.
-BUILDERS = {
-    "mnist": "ray_aks.serving.mnist",
-    "textgen": "ray_aks.serving.textgen",
-    "embeddings": "ray_aks.serving.embeddings",
-}
-PREFIX_WHEN_ALL = {"mnist": "/mnist", "textgen": "/", "embeddings": "/embed"}
-ENDPOINTS = {
-    "mnist": "POST /predict, POST / (seed 000)",
-    "textgen": "POST /text/simple-gen",
-    "embeddings": "POST /embeddings",
-}
+from ray_aks.serving.apps import SERVE_APPS, SERVE_APPS_BY_NAME
+from ray_aks.serving.command_config import ServeCommand
 
 
 def load_args_file(path: Path | None) -> dict[str, dict[str, Any]]:
@@ -43,7 +30,7 @@ def load_args_file(path: Path | None) -> dict[str, dict[str, Any]]:
         raise typer.BadParameter(f"cannot read {path}: {err}", param_hint="--args-file") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise typer.BadParameter("expected a mapping of app name to its args", param_hint="--args-file")
-    unknown = sorted(set(data) - set(BUILDERS))
+    unknown = sorted(set(data) - set(SERVE_APPS_BY_NAME))
     if unknown:
         raise typer.BadParameter(f"unknown apps: {', '.join(unknown)}", param_hint="--args-file")
     return data
@@ -54,17 +41,15 @@ def serve(cfg: ServeCommand) -> None:
     """Run Serve apps with serve.run and print their URLs."""
     import importlib
 
-    names = list(BUILDERS) if cfg.app is AppName.all else [cfg.app.value]
+    apps = list(SERVE_APPS) if cfg.app == "all" else [SERVE_APPS_BY_NAME[cfg.app]]
+    names = [spec.name for spec in apps]
     all_args = load_args_file(cfg.args_file)
-    overrides = {
-        "mnist": {"model": cfg.mnist_model, "tracking_uri": cfg.tracking_uri},
-        "textgen": {"model": cfg.textgen_model},
-        "embeddings": {"model": cfg.embeddings_model},
-    }
     applications = {}
-    for name in names:
-        module = importlib.import_module(BUILDERS[name])
-        args = {**all_args.get(name, {}), **{k: v for k, v in overrides[name].items() if v is not None}}
+    for spec in apps:
+        name = spec.name
+        module = importlib.import_module(spec.module)
+        overrides = {arg: getattr(cfg, option) for option, arg in spec.options.items()}
+        args = {**all_args.get(name, {}), **{k: v for k, v in overrides.items() if v is not None}}
         if cfg.num_cpus is not None:
             args["ray_actor_options"] = {**args.get("ray_actor_options", {}), "num_cpus": cfg.num_cpus}
         try:
@@ -87,11 +72,13 @@ def serve(cfg: ServeCommand) -> None:
         if dashboard:
             typer.echo(f"Ray dashboard: {dashboard}")
     base = start_serve(cfg.host, cfg.port)
-    for name, application in applications.items():
-        prefix = "/" if len(names) == 1 else PREFIX_WHEN_ALL[name]
-        ray_serve.run(application, name=name, route_prefix=prefix)
+    for spec in apps:
+        # One app answers at the root; with `all` each keeps its own prefix.
+        prefix = "/" if len(apps) == 1 else spec.route_prefix
+        ray_serve.run(applications[spec.name], name=spec.name, route_prefix=prefix)
         root = base + prefix.rstrip("/")
-        typer.echo(f"{name}: {root}  ({ENDPOINTS[name]}, GET /healthz, docs {root}/docs)")
+        endpoints = ", ".join(spec.endpoints)
+        typer.echo(f"{spec.name}: {root}  ({endpoints}, GET /healthz, docs {root}/docs)")
     typer.echo(json.dumps({"apps": names, "url": base}))
     if cfg.block:
         typer.echo("serving; Ctrl-C to stop")

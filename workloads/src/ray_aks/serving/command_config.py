@@ -8,12 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ray_aks.serving.apps import SERVE_APPS
 
-class AppName(StrEnum):
-    mnist = "mnist"
-    textgen = "textgen"
-    embeddings = "embeddings"
-    all = "all"
+# `--app` choices: each app of the registry (ray_aks.serving.apps), or all of them.
+AppName = StrEnum("AppName", [(app.name, app.name) for app in SERVE_APPS] + [("all", "all")])
 
 
 class ServeCommand(BaseModel):

@@ -2,7 +2,7 @@
 
 POST /predict takes JSON {"data": 28x28 numbers in [0, 1]}, JSON {"image": "<base64 PNG/JPEG>"}
 or a raw image body (Content-Type: image/*) and answers {"prediction", "confidence",
-"probabilities"}. POST / (the route prefix itself, e.g. /mnist) is seed 000's client API: JSON
+"probabilities"}. POST / (the route prefix itself, e.g. /mnist) is the root's JSON API: JSON
 {"data": 28x28 or a flat 784 numbers in [0, 1]}, with the same answer. GET /healthz answers once the
 model is loaded.
 """
@@ -73,8 +73,8 @@ def _pixel_layout(value: Any) -> str | None:
     return "rows" if value and isinstance(value[0], list) else "flat"
 
 
-# Seed 000's client reshapes `data` itself, so it may send the 28 rows or the 784 pixels flat.
-SeedPixels = Annotated[
+# The root's clients reshape `data` themselves, so they may send the 28 rows or the 784 pixels flat.
+RowsOrFlatPixels = Annotated[
     Annotated[PixelGrid, Tag("rows")] | Annotated[FlatPixels, Tag("flat")],
     Discriminator(
         _pixel_layout,
@@ -110,12 +110,12 @@ class PredictJSON(BaseModel):
         return self
 
 
-class SeedJSON(BaseModel):
-    """Seed 000's request to the app's root: `data` only."""
+class RootPixelsRequest(BaseModel):
+    """The JSON request to the app's root: `data` only, as 28 rows or 784 flat."""
 
     model_config = ConfigDict(extra="forbid")
 
-    data: SeedPixels = Field(
+    data: RowsOrFlatPixels = Field(
         description=f"{IMAGE_SIZE} rows of {IMAGE_SIZE} pixels in [0, 1], or the {FLAT_PIXELS} pixels flat."
     )
 
@@ -154,14 +154,14 @@ def _predict_request_body() -> dict[str, Any]:
     }
 
 
-def _seed_request_body() -> dict[str, Any]:
+def _root_request_body() -> dict[str, Any]:
     flat = np.asarray(EXAMPLE_DATA).ravel().tolist()
     return {
         "required": True,
-        "description": "Seed 000's client request: the pixels as 28 rows or flat.",
+        "description": "The pixels as 28 rows or flat.",
         "content": {
             "application/json": {
-                "schema": SeedJSON.model_json_schema(),
+                "schema": RootPixelsRequest.model_json_schema(),
                 "examples": {
                     "rows": {"summary": "28x28 pixels in [0, 1]", "value": {"data": EXAMPLE_DATA}},
                     "flat": {"summary": "784 pixels in [0, 1], row by row", "value": {"data": flat}},
@@ -203,13 +203,13 @@ async def read_pixels(request: Request, max_pixels: int) -> np.ndarray:
     raise _unsupported_media(media, "application/json or an image/* body")
 
 
-async def read_seed_pixels(request: Request) -> np.ndarray:
-    """Seed 000's `data` (28 rows or 784 flat) as (28, 28) float32; 4xx with the reason otherwise."""
+async def read_root_pixels(request: Request) -> np.ndarray:
+    """The root request's `data` (28 rows or 784 flat) as (28, 28) float32; 4xx with the reason otherwise."""
     media = _media_type(request)
     if not _is_json(media):
         raise _unsupported_media(media, "application/json")
     try:
-        parsed = SeedJSON.model_validate_json(await request.body())
+        parsed = RootPixelsRequest.model_validate_json(await request.body())
     except ValidationError as err:
         raise_validation_error(err.errors(include_url=False))
     return np.asarray(parsed.data, dtype=np.float32).reshape(IMAGE_SIZE, IMAGE_SIZE)
@@ -245,18 +245,18 @@ def build_api(backend: MnistBackend) -> FastAPI:
     async def predict(request: Request, response: Response) -> Prediction:
         return await answer(await read_pixels(request, backend.args.max_image_pixels), response)
 
-    # Seed 000's client posts to the route prefix itself (http://localhost:8000/mnist). Under a
+    # Clients of the root post to the route prefix itself (http://localhost:8000/mnist). Under a
     # prefix that path reaches the app as "", which "/" alone answers only with a 307 to /mnist/.
     @api.post("", include_in_schema=False)
     @api.post(
         "/",
         response_model=Prediction,
-        summary="Classify one digit (seed 000's client API)",
-        openapi_extra={"requestBody": _seed_request_body()},
+        summary="Classify one digit (JSON pixels at the route prefix)",
+        openapi_extra={"requestBody": _root_request_body()},
         responses={415: {"description": "Content-Type is not JSON."}, **BODY_ERRORS},
     )
-    async def predict_seed(request: Request, response: Response) -> Prediction:
-        return await answer(await read_seed_pixels(request), response)
+    async def predict_at_root(request: Request, response: Response) -> Prediction:
+        return await answer(await read_root_pixels(request), response)
 
     return api
 

@@ -1,9 +1,9 @@
-"""`ray_aks.serving.textgen:app`: the seed's text generation at POST /text/simple-gen.
+"""`ray_aks.serving.textgen:app`: text generation at POST /text/simple-gen.
 
-The seed's client sends {"input": "..."} and gets what transformers' text-generation pipeline
+A client sends {"input": "..."} and gets what transformers' text-generation pipeline
 returns: [{"generated_text": "<input><continuation>"}]. Optional max_new_tokens, temperature
 (0, or anything below 0.001, = greedy) and top_p are bounded by the builder args; their defaults are
-runtime knobs. Concurrent requests share generate calls (seed 003 batched up to 10; see batching.py).
+runtime knobs. Concurrent requests share generate calls (up to 10 by default; see batching.py).
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request class built in build_api.

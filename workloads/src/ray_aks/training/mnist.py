@@ -1,4 +1,4 @@
-"""`ray-aks train mnist`: the seeds' CNN with Ray Train's TorchTrainer (DDP), checkpoints and MLflow.
+"""`ray-aks train mnist`: the MNIST CNN with Ray Train's TorchTrainer (DDP), checkpoints and MLflow.
 
 The driver checks the data, opens the MLflow run and starts the trainer; each worker reads the
 idx files, trains on its own shard and reports per-epoch metrics plus a checkpoint (rank 0 logs

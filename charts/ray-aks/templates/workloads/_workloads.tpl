@@ -140,6 +140,59 @@ Takes a dict: context, image (from ray-aks.workloadImage), overrides.
 {{- end -}}
 
 {{/*
+ray-aks.workloads: every enabled RayJob, RayCronJob and the RayService, resolved once, as a JSON list
+in render order (rayJobs by key, rayCronJobs by key, then the RayService). Each entry has `kind`
+(RayJob, RayCronJob, RayService), `key` (the values key; "" for the RayService), `path` (rayJobs.<key>,
+rayCronJobs.<key>, rayService), `name`, `clusterId` (the `ray-aks/cluster` label of its own cluster:
+job-<key>, cronjob-<key>, service), `values` (a job's values over the defaults, ray-aks.rayJob; the
+RayService's values), `image` (ray-aks.workloadImage), `ownCluster` (false: the job runs on the
+chart's RayCluster) and `cluster` (the cluster values it runs on: ray-aks.workloadCluster, or
+rayCluster). The templates, the checks (_validate.tpl) and the NetworkPolicies read this one list.
+Takes the root context.
+*/}}
+{{- define "ray-aks.workloads" -}}
+{{- $workloads := list -}}
+{{- range $jobs := list (list "rayJobs" "RayJob" "job") (list "rayCronJobs" "RayCronJob" "cronjob") -}}
+{{- $valuesKey := index $jobs 0 -}}
+{{- $entries := get $.Values $valuesKey | default dict -}}
+{{- range $key := keys $entries | sortAlpha -}}
+{{- $entry := get $entries $key -}}
+{{- if and (kindIs "map" $entry) $entry.enabled -}}
+{{- $job := include "ray-aks.rayJob" (dict "context" $ "kind" $valuesKey "key" $key) | fromJson -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" $ "image" $job.image) | fromJson -}}
+{{- $cluster := $.Values.rayCluster -}}
+{{- if not $job.useChartCluster -}}
+{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ "image" $image "overrides" $job.rayCluster) | fromJson -}}
+{{- end -}}
+{{- $workloads = append $workloads (dict
+  "kind" (index $jobs 1) "key" $key "path" (printf "%s.%s" $valuesKey $key)
+  "name" (include "ray-aks.rayJobName" (dict "context" $ "key" $key "job" $job))
+  "clusterId" (printf "%s-%s" (index $jobs 2) $key) "values" $job "image" $image
+  "ownCluster" (not $job.useChartCluster) "cluster" $cluster) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $svc := .Values.rayService | default dict -}}
+{{- if $svc.enabled -}}
+{{- $image := include "ray-aks.workloadImage" (dict "context" . "image" $svc.image) | fromJson -}}
+{{- $workloads = append $workloads (dict
+  "kind" "RayService" "key" "" "path" "rayService" "name" (include "ray-aks.rayServiceName" .)
+  "clusterId" "service" "values" $svc "image" $image "ownCluster" true
+  "cluster" (include "ray-aks.workloadCluster" (dict "context" . "image" $image "overrides" $svc.rayCluster) | fromJson)) -}}
+{{- end -}}
+{{- toJson $workloads -}}
+{{- end -}}
+
+{{/* ray-aks.rayServiceWorkload: the RayService's entry of ray-aks.workloads, as JSON ({} when off). Takes the root context. */}}
+{{- define "ray-aks.rayServiceWorkload" -}}
+{{- $found := dict -}}
+{{- range $w := include "ray-aks.workloads" . | fromJsonArray -}}
+{{- if eq $w.kind "RayService" -}}{{- $found = $w -}}{{- end -}}
+{{- end -}}
+{{- toJson $found -}}
+{{- end -}}
+
+{{/*
 ray-aks.kueueLabels: the labels that put a workload in Kueue's queue (kueue.queueName) with its
 WorkloadPriorityClass (kueue.priorityClassName), as JSON; empty without a queue. Takes the root context.
 */}}
@@ -262,22 +315,19 @@ Takes a dict: context, job (merged values), cluster (the cluster values the job 
 
 {{/*
 ray-aks.rayJobSpec: a RayJobSpec (a RayJob's `spec`, a RayCronJob's `spec.jobTemplate`) of a job's
-merged values (checked by ray-aks.validateJobs in _validate.tpl); every Ray pod of its cluster is
-labelled `ray-aks/cluster: <clusterId>`. Takes a dict: context, job (merged values), clusterId,
-podLabels (extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob, and its
-cluster runs as ray-aks.queuedCluster).
+entry of ray-aks.workloads (checked by ray-aks.validateJobs in _validate.tpl); every Ray pod of its
+cluster is labelled `ray-aks/cluster: <clusterId>`. Takes a dict: context, workload, podLabels
+(extra labels of the submitter pod), suspend (bool: Kueue admits the RayJob, and its cluster runs as
+ray-aks.queuedCluster).
 */}}
 {{- define "ray-aks.rayJobSpec" -}}
 {{- $ctx := .context -}}
-{{- $job := .job -}}
-{{- $image := include "ray-aks.workloadImage" (dict "context" $ctx "image" $job.image) | fromJson -}}
+{{- $job := .workload.values -}}
+{{- $image := .workload.image -}}
 {{- $mlflowEnv := include "ray-aks.mlflowEnv" $ctx | fromJsonArray -}}
-{{- $cluster := $ctx.Values.rayCluster -}}
-{{- if not $job.useChartCluster -}}
-{{- $cluster = include "ray-aks.workloadCluster" (dict "context" $ctx "image" $image "overrides" $job.rayCluster) | fromJson -}}
-{{- if .suspend -}}
+{{- $cluster := .workload.cluster -}}
+{{- if and .workload.ownCluster .suspend -}}
 {{- $cluster = include "ray-aks.queuedCluster" $cluster | fromJson -}}
-{{- end -}}
 {{- end -}}
 {{- $runtimeEnv := deepCopy ($job.runtimeEnv | default dict) -}}
 {{- if and $job.useChartCluster $mlflowEnv -}}
@@ -342,7 +392,7 @@ submitterPodTemplate:
 {{- end }}
 {{- if not $job.useChartCluster }}
 rayClusterSpec:
-  {{- include "ray-aks.rayClusterSpec" (dict "context" $ctx "cluster" $cluster "clusterId" .clusterId "extraEnv" (concat $mlflowEnv (include "ray-aks.monitoringEnv" $ctx | fromJsonArray) ($job.env | default list))) | nindent 2 }}
+  {{- include "ray-aks.rayClusterSpec" (dict "context" $ctx "cluster" $cluster "clusterId" .workload.clusterId "extraEnv" (concat $mlflowEnv (include "ray-aks.monitoringEnv" $ctx | fromJsonArray) ($job.env | default list))) | nindent 2 }}
 {{- end }}
 {{- end -}}
 
