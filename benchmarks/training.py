@@ -3,8 +3,9 @@
 Both sides run the same loop (`ray_aks.training.epochs`: the MNIST CNN on scikit-learn's digits as
 28x28, the same seeded shards, batch size, epochs and one torch thread per process); only the
 launcher and the process group come from Ray Train or from torch.multiprocessing + gloo; both get
-the allocator settings `ray-aks train` gives its workers (`ray_runtime.TRAIN_WORKER_ENV`). Rank 0
-writes a timeline (epoch, seconds since the loop started, test accuracy) that both sides share.
+the allocator settings `ray-aks train` gives its workers
+(`ray_aks.training.worker_env.TRAIN_WORKER_ENV`). Rank 0 writes a timeline (epoch, seconds since
+the loop started, test accuracy) that both sides share.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def ray_train_worker(cfg: dict[str, Any]) -> None:
 def run_ray_train(cfg: dict[str, Any], workers: int, storage: str) -> None:
     import ray.train
     from ray.train.torch import TorchTrainer
-    from ray_aks.training.ray_runtime import apply_train_env, train_worker_env
+    from ray_aks.training.worker_env import apply_train_env, train_worker_env
 
     apply_train_env()  # the controller's poll interval `ray-aks train` runs with
     trainer = TorchTrainer(
@@ -110,7 +111,7 @@ def _plain_worker(rank: int, world_size: int, cfg: dict[str, Any], port: int) ->
 def run_plain_ddp(cfg: dict[str, Any], workers: int) -> None:
     import torch.multiprocessing as mp
     from ray_aks.processes import free_port
-    from ray_aks.training.ray_runtime import train_worker_env
+    from ray_aks.training.worker_env import train_worker_env
 
     # The same allocator settings as the Ray Train workers: spawned processes read them at start.
     saved = dict(os.environ)

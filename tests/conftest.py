@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 # Shared with `make demo`: the tests use the same helpers the product does.
-from ray_aks.processes import free_port, wait_for
+from ray_aks.processes import free_port, wait_until
 
 from tools.process_group import stop_process_group
 
-__all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_for"]
+__all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_until"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _EXIT_STATUS = pytest.StashKey[int]()

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ray_aks.processes import free_port, wait_for
+from ray_aks.processes import free_port, wait_until
 
 from tools.process_group import stop_process_group
 
@@ -34,7 +34,7 @@ class LocalMlflowServer:
             return False
 
     def wait_healthy(self, timeout: float) -> None:
-        wait_for(self.healthy, timeout=timeout, what=f"mlflow server at {self.uri}", interval=0.5)
+        wait_until(self.healthy, timeout, f"mlflow server at {self.uri}", retry_errors=False)
 
 
 @contextmanager

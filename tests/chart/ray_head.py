@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import free_port, stop_process_group, wait_for
+from tests.conftest import free_port, stop_process_group, wait_until
 
 RAY_CLI = str(Path(sys.executable).with_name("ray"))
 
@@ -97,7 +97,7 @@ def _one_head(log_path: Path, token: str) -> Iterator[RayHead]:
                 return False
 
         try:
-            wait_for(ready, timeout=240, what=f"Ray head at {url}")
+            wait_until(ready, 240, f"Ray head at {url}", interval=0.2, retry_errors=False)
             yield RayHead(url, token)
         finally:
             stop_process_group(proc)

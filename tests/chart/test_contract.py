@@ -22,17 +22,10 @@ from pydantic import BaseModel, ValidationError
 from ray_aks.cli import app as cli_app
 from typer.main import get_command
 
+from tests.chart.every_workload import EVERY_WORKLOAD
 from tools.render_chart import CHART_DIR, GPU_VALUES, render
 
 SCENARIOS = sorted((CHART_DIR / "ci").glob("*-values.yaml"))
-EVERY_WORKLOAD = {
-    "global.imageRegistry": "myacr.azurecr.io",
-    "rayJobs.mnist.enabled": True,
-    "rayJobs.clipClassifier.enabled": True,
-    "rayJobs.tune.enabled": True,
-    "rayJobs.embedding.enabled": True,
-    "rayService.enabled": True,
-}
 
 
 def _renders() -> dict[str, list[dict[str, Any]]]:

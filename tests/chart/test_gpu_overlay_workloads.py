@@ -15,16 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.chart.every_workload import EVERY_WORKLOAD
 from tools.render_chart import CHART_DIR, GPU_VALUES, render
 
-EVERY_WORKLOAD = {
-    "global.imageRegistry": "myacr.azurecr.io",
-    "rayJobs.mnist.enabled": True,
-    "rayJobs.clipClassifier.enabled": True,
-    "rayJobs.tune.enabled": True,
-    "rayJobs.embedding.enabled": True,
-    "rayService.enabled": True,
-}
 VALUES = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 OVERLAY = yaml.safe_load(GPU_VALUES.read_text())
 Objects = dict[tuple[str, str], dict[str, Any]]

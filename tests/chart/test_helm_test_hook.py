@@ -126,17 +126,16 @@ def submit_command(tmp_path: Path, address: str) -> list[str]:
     return [RAY_CLI, *submit[1:]]
 
 
+def run_notes_submission(tmp_path: Path, address: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the NOTES' `ray job submit` against `address` with `env`."""
+    command = submit_command(tmp_path, address)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
 def test_the_notes_job_submission_works_with_the_token(head: RayHead, tmp_path: Path) -> None:
     mode = notes_line(tmp_path, "export RAY_AUTH_MODE=").split("=", 1)[1]
     env = {**os.environ, "RAY_AUTH_MODE": mode, "RAY_AUTH_TOKEN": head.token}
-    result = subprocess.run(
-        submit_command(tmp_path, head.dashboard_url),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_notes_submission(tmp_path, head.dashboard_url, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "succeeded" in result.stdout
 
@@ -144,13 +143,6 @@ def test_the_notes_job_submission_works_with_the_token(head: RayHead, tmp_path: 
 def test_the_notes_job_submission_is_refused_without_the_token(head: RayHead, tmp_path: Path) -> None:
     # No RAY_AUTH_* and a HOME without ~/.ray/auth_token: the CLI has no token to send.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")} | {"HOME": str(tmp_path)}
-    result = subprocess.run(
-        submit_command(tmp_path, head.dashboard_url),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_notes_submission(tmp_path, head.dashboard_url, env)
     assert result.returncode != 0
     assert "Authentication required: Unauthorized: Missing authentication token" in result.stderr

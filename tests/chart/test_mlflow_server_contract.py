@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, stop_process_group, wait_for
+from tests.conftest import free_port, stop_process_group, wait_until
 from tools.render_chart import render
 
 EXTERNAL = {
@@ -98,7 +98,13 @@ def chart_mlflow(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
 
     artifacts = tmp_path / "data" / "artifacts"
     try:
-        wait_for(healthy, timeout=900, what=f"mlflow server started as the chart starts it at {uri}")
+        wait_until(
+            healthy,
+            900,
+            f"mlflow server started as the chart starts it at {uri}",
+            interval=0.2,
+            retry_errors=False,
+        )
         yield uri, artifacts, "ray-ray-aks-mlflow.ray.svc:5000"
     finally:
         stop_process_group(proc)

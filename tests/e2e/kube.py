@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from ray_aks.processes import wait_until as wait_until  # the scenarios' poller: kube.wait_until
 
 from tests.conftest import REPO_ROOT, free_port
-from tools.e2e import poll
 from tools.e2e.cluster import Cluster
 from tools.e2e.layout import Layout
 
@@ -31,7 +31,6 @@ IMAGE_TAG = "test"
 # One kubectl runner and one waiter for the cluster's own start-up and the scenarios.
 CLUSTER = Cluster(LAYOUT)
 kubectl = CLUSTER.kubectl
-wait_until = poll.wait_until
 
 
 def kubectl_json(*args: str) -> dict:
@@ -177,3 +176,36 @@ def port_forward(namespace: str, target: str, port: int) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def fake_aks_node(
+    name: str,
+    pool: str,
+    instance_type: str,
+    capacity: dict[str, str],
+    labels: dict[str, str] | None = None,
+    taints: list[dict[str, str]] | None = None,
+) -> dict:
+    """A kwok node (no kubelet: kwok marks it Ready and fakes its pods) labelled like a node of the AKS
+    user pool `pool` of VM size `instance_type`, with `capacity` allocatable and extra labels/taints."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.azure.com/agentpool": pool,
+                "agentpool": pool,
+                "kubernetes.azure.com/mode": "user",
+                "node.kubernetes.io/instance-type": instance_type,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            }
+            | (labels or {}),
+        },
+        "spec": {"taints": taints or []},
+        "status": {"allocatable": capacity, "capacity": capacity},
+    }

@@ -33,6 +33,8 @@ VALUES: dict[str, object] = {
     "rayJobs.mnist.shutdownAfterJobFinishes": True,
     "rayJobs.mnist.deletionRules": [],
     "rayJobs.mnist.storagePath": "/mnt/cluster_storage/queued-jobs",
+    # What is measured is the queue, not the training: one epoch.
+    "rayJobs.mnist.args.epochs": 1,
 }
 TERMINAL = ("Complete", "Failed")
 

@@ -180,13 +180,14 @@ def active_dashboard(namespace: str, rayservice: str) -> Iterator[Dashboard]:
 
 class InClusterLoad:
     """A load from a client pod inside the cluster (the serving image runs ray_aks.serving.load)
-    through a Service, as in-cluster clients reach Serve; bounded in time. `start` returns at once;
-    `result` waits for the summary."""
+    through a Service, as in-cluster clients reach Serve; bounded in time, or ended early by `stop`
+    (once what it measures is over). `start` returns at once; `result` waits for the summary."""
 
     def __init__(self, namespace: str, pod: str) -> None:
         self.namespace, self.pod = namespace, pod
         self._process: subprocess.Popen[str] | None = None
         self.started_at = 0.0
+        self.stop_file = f"/tmp/ray-aks-load-stop-{time.time_ns()}"
 
     def start(self, url: str, body: dict, seconds: float, concurrency: int) -> InClusterLoad:
         command = [
@@ -194,6 +195,7 @@ class InClusterLoad:
             "-n", self.namespace, "exec", self.pod, "--",
             "python", "-m", "ray_aks.serving.load", url, "--json", json.dumps(body),
             "--seconds", str(seconds), "--concurrency", str(concurrency), "--timeout", "60",
+            "--stop-file", self.stop_file,
         ]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.started_at = time.monotonic()
@@ -201,6 +203,10 @@ class InClusterLoad:
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        """End the load now: its clients send nothing more, and the summary follows."""
+        kube.kubectl("-n", self.namespace, "exec", self.pod, "--", "touch", self.stop_file)
 
     def result(self, timeout: float = 900) -> dict:
         assert self._process is not None, "the load was never started"

@@ -1,4 +1,4 @@
-"""Scenario 7: every ct scenario and the GPU overlay, rendered by helm, pass the real API server's
+"""Scenario 1: every ct scenario and the GPU overlay, rendered by helm, pass the real API server's
 server-side dry run (schema, defaulting, Pod Security "restricted" admission) with the KubeRay and
 monitoring CRDs installed, as on an AKS cluster with the add-on and Managed Prometheus."""
 

@@ -1,4 +1,4 @@
-"""Scenario 1: `helm install` into a namespace enforcing Pod Security "restricted": every pod admitted,
+"""Scenario 2: `helm install` into a namespace enforcing Pod Security "restricted": every pod admitted,
 the RayCluster ready with real Ray in its head and worker, token auth on the Jobs API, `helm test`."""
 
 from __future__ import annotations

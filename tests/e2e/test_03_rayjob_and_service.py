@@ -1,4 +1,4 @@
-"""Scenarios 2 and 3: the MNIST RayJob of the chart's values runs to SUCCEEDED in real pods, its cluster
+"""Scenario 3: the MNIST RayJob of the chart's values runs to SUCCEEDED in real pods, its cluster
 is removed as configured, its run and model are in the chart's MLflow; then the RayService (enabled by
 `helm upgrade`) becomes ready with the model the job registered and answers the MNIST root's and
 text generation's requests through the Serve Service. The worker-loss scenario runs inside the RayJob:

@@ -28,28 +28,14 @@ GPU_SET = {
 
 def gpu_node(name: str) -> dict:
     """A node shaped like an AKS GPU pool's (Standard_NC8as_T4_v3: 8 vCPU, 56 GiB, one T4)."""
-    capacity = {"cpu": "8", "memory": "56Gi", "pods": "110", "nvidia.com/gpu": "1"}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {
-                "kubernetes.azure.com/accelerator": "nvidia",
-                "kubernetes.azure.com/agentpool": "gpu",
-                "agentpool": "gpu",
-                "kubernetes.azure.com/mode": "user",
-                "node.kubernetes.io/instance-type": "Standard_NC8as_T4_v3",
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "type": "kwok",
-            },
-        },
-        "spec": {"taints": [{"key": "sku", "value": "gpu", "effect": "NoSchedule"}]},
-        "status": {"allocatable": capacity, "capacity": capacity},
-    }
+    return kube.fake_aks_node(
+        name,
+        "gpu",
+        "Standard_NC8as_T4_v3",
+        {"cpu": "8", "memory": "56Gi", "pods": "110", "nvidia.com/gpu": "1"},
+        labels={"kubernetes.azure.com/accelerator": "nvidia"},
+        taints=[{"key": "sku", "value": "gpu", "effect": "NoSchedule"}],
+    )
 
 
 @pytest.fixture(scope="module")

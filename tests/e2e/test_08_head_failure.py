@@ -15,7 +15,8 @@ from tests.e2e.conftest import SERVE_SERVICE
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 LOAD_SECONDS, LOAD_CONCURRENCY = 150, 4
-# The load runs this long before the head is deleted, and as long again at least after it is back.
+# The load runs this long before the head is deleted, and twice as long after it is back, then ends
+# (at most LOAD_SECONDS).
 STEADY_S = 15
 
 
@@ -56,6 +57,18 @@ def head_killed(serve_cluster) -> dict:
 
     kube.wait_until(new_head_ready, 600, "a new head pod to be ready", interval=1)
     head_ready_s = round(time.monotonic() - killed_at, 1)
+    head_back_at = time.monotonic()
+
+    def steady_after_the_head() -> bool:
+        nonlocal rayservice_ready_throughout
+        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, SERVE_SERVICE)
+        return time.monotonic() - head_back_at >= 2 * STEADY_S or not load.running()
+
+    kube.wait_until(
+        steady_after_the_head, 2 * STEADY_S + 10, "a steady load after the head is back", interval=2
+    )
+    if load.running():
+        load.stop()
 
     def load_done() -> bool:
         nonlocal rayservice_ready_throughout
@@ -65,7 +78,7 @@ def head_killed(serve_cluster) -> dict:
     kube.wait_until(load_done, LOAD_SECONDS + 120, "the load to end", interval=2)
     result = load.result()
     figures = {
-        "load": {"seconds": LOAD_SECONDS, "concurrency": LOAD_CONCURRENCY} | result,
+        "load": {"max_seconds": LOAD_SECONDS, "concurrency": LOAD_CONCURRENCY} | result,
         "head_deleted_at_s": round(killed_at - load.started_at, 1),
         "head_ready_again_after_s": head_ready_s,
         "rayservice_ready_throughout": rayservice_ready_throughout,

@@ -1,4 +1,4 @@
-"""Scenario 10 (issue 26's "queued jobs"): a real Kueue (tools/e2e/kueue.py: the manager built from
+"""Scenario 10, queued jobs: a real Kueue (tools/e2e/kueue.py: the manager built from
 its Go module, its own CRDs and webhooks, installed for this scenario and removed after it) with a
 ClusterQueue whose CPU quota fits one MNIST RayJob as the chart renders it with the e2e values (the
 head without the Ray autoscaler, the worker group, the submitter), a LocalQueue named by

@@ -159,6 +159,12 @@ def logs_release(cluster, registry, chart) -> Iterator[dict]:
                 "mlflow.enabled": False,
                 "tests.enabled": False,
                 "rayJobs.mnist.args.epochs": 1,
+                # The cluster goes 5 s after success (the default waits 60 s): what matters here is
+                # that its logs outlive it, not how long it stays.
+                "rayJobs.mnist.deletionRules": [
+                    {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 5}},
+                    {"policy": "DeleteCluster", "condition": {"jobStatus": "FAILED", "ttlSeconds": 1800}},
+                ],
             }
             started = time.monotonic()
             with scenario.release(RELEASE, NAMESPACE, chart, registry, values):

@@ -61,33 +61,14 @@ SPOT_VALUES: dict[str, object] = {
 def spot_node(name: str, gpu: bool) -> dict:
     """A node of an AKS spot pool (Standard_D8ds_v5, or Standard_NC8as_T4_v3 with one T4 for GPU)."""
     capacity = {"cpu": "8", "memory": "32Gi" if not gpu else "56Gi", "pods": "110"}
-    labels = {
-        SPOT_KEY: "spot",
-        "kubernetes.azure.com/agentpool": "gpuspot" if gpu else "spot",
-        "agentpool": "gpuspot" if gpu else "spot",
-        "kubernetes.azure.com/mode": "user",
-        "node.kubernetes.io/instance-type": "Standard_NC8as_T4_v3" if gpu else "Standard_D8ds_v5",
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "type": "kwok",
-    }
+    labels = {SPOT_KEY: "spot"}
     taints = [{"key": SPOT_KEY, "value": "spot", "effect": "NoSchedule"}]
     if gpu:
         capacity["nvidia.com/gpu"] = "1"
         labels["kubernetes.azure.com/accelerator"] = "nvidia"
         taints.append({"key": "sku", "value": "gpu", "effect": "NoSchedule"})
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": labels,
-        },
-        "spec": {"taints": taints},
-        "status": {"allocatable": capacity, "capacity": capacity},
-    }
+    pool, size = ("gpuspot", "Standard_NC8as_T4_v3") if gpu else ("spot", "Standard_D8ds_v5")
+    return kube.fake_aks_node(name, pool, size, capacity, labels, taints)
 
 
 @pytest.fixture(scope="module")

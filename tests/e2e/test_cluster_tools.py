@@ -14,8 +14,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from ray_aks.processes import wait_until
 
-from tools.e2e import oci, poll, processes
+from tools.e2e import oci, processes
 from tools.e2e.layout import Layout
 
 
@@ -70,7 +71,7 @@ def test_waiting_returns_the_first_truthy_value_and_rides_over_errors():
             raise answer
         return answer
 
-    assert poll.wait_until(condition, 10, "the answer", interval=0.01) == {"ready": True}
+    assert wait_until(condition, 10, "the answer", interval=0.01) == {"ready": True}
 
 
 def test_a_timeout_names_what_was_awaited_the_last_error_and_the_detail():
@@ -78,7 +79,7 @@ def test_a_timeout_names_what_was_awaited_the_last_error_and_the_detail():
         raise KeyError("status")
 
     with pytest.raises(TimeoutError, match=r"waiting for the pod \(last error: 'status'\)\npods: none"):
-        poll.wait_until(condition, 0.05, "the pod", interval=0.01, detail=lambda: "pods: none")
+        wait_until(condition, 0.05, "the pod", interval=0.01, detail=lambda: "pods: none")
 
 
 def test_waiting_stops_at_once_when_what_is_awaited_died():
@@ -89,4 +90,4 @@ def test_waiting_stops_at_once_when_what_is_awaited_died():
         raise Died("etcd exited")
 
     with pytest.raises(Died):
-        poll.wait_until(lambda: False, 60, "etcd", interval=0.01, alive=alive)
+        wait_until(lambda: False, 60, "etcd", interval=0.01, alive=alive)

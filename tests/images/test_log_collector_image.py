@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ray_aks.processes import wait_until
 
 from tests.conftest import REPO_ROOT
 from tests.images.conftest import chart_yaml
 from tests.support.containers import RESTRICTED, TEST_TAG, docker, docker_engine, image_ref, inspect, record
 from tests.support.log_records import otlp_json_records
 from tests.support.make import make
-from tools.e2e.poll import wait_until
 from tools.render_chart import render
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(1800)]

@@ -19,7 +19,7 @@ import requests
 from ray_aks.serving import embeddings, mnist
 from ray_aks.serving.load import run_load
 
-from tests.conftest import wait_for
+from tests.conftest import wait_until
 from tests.reliability import sizes
 from tests.reliability.serve_load import replica_pids, rss_mib
 from tests.workloads.serving_fixtures import assert_no_server_errors, deployed, read_reply
@@ -215,7 +215,7 @@ def test_a_replica_killed_under_load_fails_only_the_requests_it_was_serving(mnis
         now = replica_pids("rel-mnist", "MnistService")
         return len(now) == MNIST_REPLICAS and victim not in now
 
-    wait_for(replaced, timeout=300, what="Serve to replace the killed replica")
+    wait_until(replaced, 300, "Serve to replace the killed replica", interval=0.2, retry_errors=False)
     recovered_after = time.perf_counter() - result.started_at - kill_s
     after = run_load(f"{mnist_url}/predict", mnist_body, sizes.LOAD_CONCURRENCY, requests=200)
     print(

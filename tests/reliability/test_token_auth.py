@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.chart.ray_head import RayHead, ray_head
-from tests.conftest import wait_for
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ def test_job_submission_with_the_token_runs(head: RayHead, tmp_path: Path) -> No
         assert status not in ("FAILED", "STOPPED"), status
         return status == "SUCCEEDED"
 
-    wait_for(finished, timeout=600, what=f"job {job_id} to succeed")
+    wait_until(finished, 600, f"job {job_id} to succeed", interval=0.2, retry_errors=False)
     logs = requests.get(f"{url}{job_id}/logs", headers=bearer(head.token), timeout=30).json()["logs"]
     assert marker in logs
     # The logs are behind the token too.

@@ -20,7 +20,7 @@ import pytest
 import ray
 from ray_aks.data.mnist import write_digits_idx
 
-from tests.conftest import wait_for
+from tests.conftest import wait_until
 from tests.reliability import sizes
 from tests.reliability.cluster import list_alive_actors
 
@@ -92,14 +92,26 @@ def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(
     first_log = tmp_path / "driver-1.log"
     first = start_driver(command, mlflow_server, first_log)
     try:
-        wait_for(lambda: 1 in logged_epochs(client, experiment), timeout=900, what="epoch 1 in MLflow")
+        wait_until(
+            lambda: 1 in logged_epochs(client, experiment),
+            900,
+            "epoch 1 in MLflow",
+            interval=0.2,
+            retry_errors=False,
+        )
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the driver and anything it started, as a pod kill would
         first.wait(timeout=60)
     done_before = logged_epochs(client, experiment)
     assert max(done_before) < EPOCHS, "the driver finished before it was killed"
     # Ray ends a dead driver's job: its trainer and workers go with it.
-    wait_for(lambda: not train_workers(), timeout=300, what="the killed driver's workers to exit")
+    wait_until(
+        lambda: not train_workers(),
+        300,
+        "the killed driver's workers to exit",
+        interval=0.2,
+        retry_errors=False,
+    )
 
     # The second driver asks for one epoch more: the run keeps its first parameters and records the
     # re-run's, and trains only the epochs it lacks.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import REPO_ROOT, free_port, stop_process_group, wait_for
+from tests.conftest import REPO_ROOT, free_port, stop_process_group, wait_until
 from tools.e2e.pki import Authority
 
 DOCKER = os.environ.get("DOCKER", "docker")
@@ -160,7 +160,13 @@ def local_registry(
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     registry = Registry(host, ca_file, user, password, docker_config)
     try:
-        wait_for(lambda: _answers(registry) or proc.poll() is not None, 30, "the registry to listen")
+        wait_until(
+            lambda: _answers(registry) or proc.poll() is not None,
+            30,
+            "the registry to listen",
+            interval=0.2,
+            retry_errors=False,
+        )
         assert proc.poll() is None, (workdir / "registry.log").read_text()
         yield registry
     finally:

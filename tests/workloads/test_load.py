@@ -16,11 +16,15 @@ from tests.conftest import free_port
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """200 for a body with "ok": true, 503 otherwise; echoes nothing."""
+    """JSON: 200 for a body with "ok": true, 503 otherwise; image/png: 200 for PNG bytes, 415 for
+    others. Echoes nothing."""
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200 if body.get("ok") else 503)
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers["Content-Type"] == "image/png":  # raw bytes: 200 for a PNG signature
+            self.send_response(200 if raw.startswith(b"\x89PNG") else 415)
+        else:
+            self.send_response(200 if json.loads(raw).get("ok") else 503)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
@@ -88,3 +92,33 @@ def test_bad_arguments_get_usage_not_a_traceback(args, message):
         [sys.executable, "-m", "ray_aks.serving.load", *args], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_raw_bytes_go_with_their_content_type(server):
+    png = run_load(server, lambda i: b"\x89PNG\r\n", concurrency=2, requests=6, content_type="image/png")
+    assert png.statuses == {200: 6}
+    other = run_load(server, lambda i: b"GIF89a", concurrency=2, requests=4, content_type="image/png")
+    assert other.statuses == {415: 4}
+
+
+def test_the_benchmarks_count_only_the_answers_inside_the_window(server):
+    from benchmarks.loadgen import run_load as run_window
+
+    measured = run_window(server, b'{"ok": true}', "application/json", concurrency=2, seconds=0.5, warmup=0.3)
+    assert measured.ok > 0 and measured.failed == 0 and measured.first_failure is None
+    assert measured.throughput == measured.ok / 0.5
+    refused = run_window(server, b'{"ok": false}', "application/json", concurrency=2, seconds=0.3, warmup=0)
+    assert refused.ok == 0 and refused.failed > 0 and refused.first_failure == "HTTP 503"
+
+
+def test_a_stop_file_ends_the_load_before_its_time(server, tmp_path):
+    stop = tmp_path / "stop"
+
+    def body(i: int) -> dict:
+        if i == 20:
+            stop.touch()  # an event of the caller's: the clients send nothing more
+        return {"ok": True}
+
+    result = run_load(server, body, concurrency=2, seconds=60, stop_file=str(stop))
+    assert result.failed == 0 and 20 < result.sent <= 23
+    assert result.wall_s < 30

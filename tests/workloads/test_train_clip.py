@@ -288,7 +288,7 @@ def report_fixed_validation_losses(config: dict) -> None:
 @pytest.mark.slow
 def test_checkpoint_score_keeps_the_best_checkpoints_and_the_latest(ray_local: None, tmp_path: Path) -> None:
     """The Ray glue the classifier trains with, on losses whose best is not the last epoch."""
-    from ray_aks.training.ray_runtime import torch_trainer
+    from ray_aks.training.trainer import torch_trainer
 
     cfg = ClipClassifierConfig(
         data_dir=str(tmp_path),

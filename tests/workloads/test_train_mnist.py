@@ -114,7 +114,7 @@ class UntrackedRun:
 
 @pytest.fixture(scope="module")
 def untracked_run(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> UntrackedRun:
-    from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV
+    from ray_aks.training.worker_env import TRAIN_WORKER_ENV
 
     tmp = tmp_path_factory.mktemp("untracked")
     probes = tmp / "probes"
@@ -146,7 +146,7 @@ def test_the_workers_run_with_the_allocator_settings_and_their_steps_stop_faulti
 ) -> None:
     # glibc reads these when the worker process starts; with its defaults each epoch of this loop
     # faulted its tensors in again (about 6,600 minor page faults a step, tens of thousands an epoch).
-    from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV
+    from ray_aks.training.worker_env import TRAIN_WORKER_ENV
 
     for rank in (0, 1):
         lines = (untracked_run.probes / f"rank-{rank}.jsonl").read_text().splitlines()

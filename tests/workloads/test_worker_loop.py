@@ -52,7 +52,7 @@ def test_the_trainers_poll_interval_is_one_ray_train_hands_to_its_controller(mon
     # Ray Train copies the driver's value of the variables it lists to the controller it starts:
     # a Ray upgrade that stops listing this one would leave every report waiting up to 2 s again.
     from ray.train.v2._internal.constants import get_env_vars_to_propagate
-    from ray_aks.training.ray_runtime import TRAIN_ENV, apply_train_env
+    from ray_aks.training.worker_env import TRAIN_ENV, apply_train_env
 
     for name in TRAIN_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -61,7 +61,7 @@ def test_the_trainers_poll_interval_is_one_ray_train_hands_to_its_controller(mon
 
 
 def test_a_poll_interval_the_user_set_wins(monkeypatch) -> None:
-    from ray_aks.training.ray_runtime import TRAIN_ENV, apply_train_env
+    from ray_aks.training.worker_env import TRAIN_ENV, apply_train_env
 
     name = next(iter(TRAIN_ENV))
     monkeypatch.setenv(name, "3")
@@ -70,7 +70,7 @@ def test_a_poll_interval_the_user_set_wins(monkeypatch) -> None:
 
 
 def test_the_trainers_give_their_workers_the_allocator_settings_unless_the_user_set_one(monkeypatch) -> None:
-    from ray_aks.training.ray_runtime import TRAIN_WORKER_ENV, train_worker_env
+    from ray_aks.training.worker_env import TRAIN_WORKER_ENV, train_worker_env
 
     for name in TRAIN_WORKER_ENV:
         monkeypatch.delenv(name, raising=False)

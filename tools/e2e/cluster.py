@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from ray_aks.processes import wait_until
 
 from tools.e2e import addons, configs, oci, pki, processes
 from tools.e2e.layout import Layout
-from tools.e2e.poll import wait_until
 
 # Control plane first, node next, then what runs on the cluster; `down` stops them in reverse.
 ORDER = [

@@ -29,10 +29,10 @@ from datetime import datetime
 from typing import Any
 
 import yaml
+from ray_aks.processes import wait_until
 
 from tools.e2e import oci
 from tools.e2e.cluster import Cluster
-from tools.e2e.poll import wait_until
 
 IMAGE = "ray-aks-e2e.local/kueue:{version}"
 NAMESPACE = "kueue-system"

@@ -4,14 +4,12 @@ stops exactly those groups and nothing else on the machine."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 from tools.e2e.layout import Layout
+from tools.process_group import stop_group
 
 
 def start(layout: Layout, name: str, command: list[str], env: dict[str, str] | None = None) -> int:
@@ -47,14 +45,7 @@ def stop(layout: Layout, name: str, grace_s: float = 20) -> None:
     pid_file = layout.pids / name
     pid = _pid(pid_file)
     if pid is not None:
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while _group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while _group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        stop_group(pid, grace_s)
     pid_file.unlink(missing_ok=True)
 
 
@@ -79,21 +70,3 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)

@@ -128,8 +128,9 @@ def run_evaluation(plan: ClipEvalPlan) -> ClipEvalResult:
     """Embed (or reuse the cached embeddings of) the split, predict with Ray Data, score."""
     from ray.data.expressions import col
 
+    from ray_aks.data.parquet import read_parquet
     from ray_aks.local_ray import connect_ray
-    from ray_aks.training.ray_runtime import read_parquet, timed
+    from ray_aks.timing import timed
     from ray_aks.training.report import classification_metrics, metrics_table, per_class_report
 
     cfg = plan.cfg

@@ -64,7 +64,7 @@ def resolve_format(path: str | Path, input_format: str) -> str:
 def _read(path: str, input_format: str):
     import ray.data
 
-    from ray_aks.training.ray_runtime import read_parquet
+    from ray_aks.data.parquet import read_parquet
 
     readers = {"parquet": read_parquet, "csv": ray.data.read_csv, "numpy": ray.data.read_numpy}
     return readers[input_format](path)

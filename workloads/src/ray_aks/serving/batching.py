@@ -1,8 +1,8 @@
 """Dynamic batching that never holds a lone request: a batch is what queued while the model was busy.
 
 Serve's `@serve.batch` forms the next batch while the current one runs. With no wait that makes
-batches of one under load (measured: MNIST at 32 clients fell from 426 to 164 req/s); with a wait,
-a lone request sits out the whole wait (10 ms of the 15 ms p50 at one client). Here one drain task
+batches of one under load; with a wait, a lone request sits out the whole wait (the figures are in
+benchmarks/README.md, "Serving"). Here one drain task
 runs the model: when it is free it takes everything queued (up to `max_batch_size`) and runs it at
 once. An idle replica answers a request straight away, and under load the batch grows with the
 queue. `batch_wait_timeout_s` > 0 brings back a wait for a fuller batch (for accelerators, where a

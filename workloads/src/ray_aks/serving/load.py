@@ -7,7 +7,8 @@ ended, its status or transport error, its latency), so a test can say which requ
 
 prints the summary as one JSON object. It runs wherever the ray-aks package is installed (the images
 too), so a load can come from a pod inside the cluster, through the Serve Service as clients reach it.
-aiohttp is a Ray Serve dependency: nothing else is needed.
+aiohttp is a Ray Serve dependency: nothing else is needed. The one load generator of the package, the
+tests, the e2e scenarios and the benchmarks (benchmarks/loadgen.py measures a window of its outcomes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -66,6 +68,10 @@ class LoadResult:
     def failures_at(self) -> list[float]:
         return [o.at_s for o in self.outcomes if o.status != 200]
 
+    def answered_between(self, from_s: float, to_s: float) -> list[Outcome]:
+        """The outcomes whose answer (or error) came in [from_s, to_s] after the start."""
+        return [o for o in self.outcomes if from_s <= o.at_s <= to_s]
+
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(o.latency_ms for o in self.outcomes if o.status == 200)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -98,16 +104,24 @@ def run_load(
     seconds: float | None = None,
     timeout_s: float = 120,
     during: Callable[[LoadResult], None] | None = None,
+    content_type: str | None = None,
+    stop_file: str | None = None,
 ) -> LoadResult:
-    """POST body(i) as JSON to url, `concurrency` at a time, until `requests` are done or `seconds`
-    have passed (whichever comes first; at least one must be given). `during(result so far)` runs in
-    a thread after every 50 answers, e.g. to kill a replica part-way through."""
+    """POST body(i) as JSON to url (or, with `content_type`, body(i) as the raw bytes of that type),
+    `concurrency` at a time, until `requests` are done or `seconds` have passed (whichever comes
+    first; at least one must be given), or until `stop_file` exists (a script ends the load at an
+    event of its own). `during(result so far)` runs in a thread after every 50 answers, e.g. to kill a
+    replica part-way through."""
     if requests is None and seconds is None:
         raise ValueError("give requests, seconds or both: a load must end")
-    return asyncio.run(_load(url, body, concurrency, requests, seconds, timeout_s, during))
+    return asyncio.run(
+        _load(url, body, concurrency, requests, seconds, timeout_s, during, content_type, stop_file)
+    )
 
 
-async def _load(url, body, concurrency, requests, seconds, timeout_s, during) -> LoadResult:
+async def _load(
+    url, body, concurrency, requests, seconds, timeout_s, during, content_type, stop_file
+) -> LoadResult:
     import aiohttp
 
     start = time.perf_counter()
@@ -120,13 +134,21 @@ async def _load(url, body, concurrency, requests, seconds, timeout_s, during) ->
 
         async def client() -> None:
             nonlocal next_index
-            while (requests is None or next_index < requests) and time.perf_counter() < stop_at:
+            while (
+                (requests is None or next_index < requests)
+                and time.perf_counter() < stop_at
+                and not (stop_file and os.path.exists(stop_file))
+            ):
                 i = next_index
                 next_index += 1
                 sent = time.perf_counter()
                 status, error = 0, ""
+                if content_type is None:
+                    send = {"json": body(i)}
+                else:
+                    send = {"data": body(i), "headers": {"content-type": content_type}}
                 try:
-                    async with session.post(url, json=body(i)) as response:
+                    async with session.post(url, **send) as response:
                         await response.read()
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError, OSError) as err:
@@ -150,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="stop after this many answers")
     parser.add_argument("--seconds", type=float, help="stop sending after this many seconds")
     parser.add_argument("--timeout", type=float, default=120, help="seconds a request may take")
+    parser.add_argument("--stop-file", help="stop sending once this file exists (end the load at an event)")
     args = parser.parse_args(argv)
     if args.requests is None and args.seconds is None:
         parser.error("give --requests, --seconds or both: a load must end")
@@ -160,7 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     except json.JSONDecodeError as err:
         parser.error(f"--json is not a JSON document: {err}")
     result = run_load(
-        args.url, lambda _: document, args.concurrency, args.requests, args.seconds, args.timeout
+        args.url,
+        lambda _: document,
+        args.concurrency,
+        args.requests,
+        args.seconds,
+        args.timeout,
+        stop_file=args.stop_file,
     )
     print(json.dumps(result.summary()))
     return 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 
-from ray_aks.processes import wait_for
+from ray_aks.processes import wait_until
 
 # Serve's throughput-optimized mode (Ray 2.56+): HAProxy answers Serve's HTTP port and forwards to
 # the replicas, which serve HTTP themselves (direct ingress); Serve's actors talk gRPC; user code
 # runs on the replica's main event loop; request logs are buffered. benchmarks/README.md has what
-# each part buys (MNIST at 32 clients: 150 -> 470 req/s on 2 cores). Ray's processes read these at
+# each part buys. Ray's processes read these at
 # start, so they are set before `ray.init` (local Ray) or on the pods (the chart's RayService).
 SERVE_ENV = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
@@ -49,5 +49,5 @@ def start_serve(host: str = "127.0.0.1", port: int = 8000, timeout: float = 300)
         except requests.RequestException:
             return False
 
-    wait_for(answering, timeout=timeout, what=f"Serve's HTTP ingress at {url}")
+    wait_until(answering, timeout, f"Serve's HTTP ingress at {url}", interval=0.2, retry_errors=False)
     return url

@@ -31,7 +31,6 @@ from ray_aks.tracking.mlflow_tracking import (
     RunTracker,
     log_and_register_pytorch_model,
     resolve_tracking_uri,
-    start_run,
 )
 from ray_aks.training.config import ClipClassifierConfig, timestamped
 from ray_aks.training.embedding_cache import clip_embedding_dim, embed_images
@@ -162,22 +161,28 @@ def train_clip_classifier(
     `on_epoch_end` is called in every worker after each epoch (ray_aks.training.worker_loop)."""
     from ray.data.expressions import col
 
+    from ray_aks.data.parquet import read_parquet
     from ray_aks.local_ray import connect_ray
-    from ray_aks.training.ray_runtime import fit, read_parquet, timed, torch_trainer
+    from ray_aks.timing import timed
+    from ray_aks.training.run_state import start_training_run
+    from ray_aks.training.trainer import fit, torch_trainer
 
     classes, items = list_image_folder(cfg.data_dir, cfg.test_fraction, cfg.seed, cfg.val_fraction)
     run_name = cfg.run_name or timestamped(cfg.experiment_name)
     connect_ray()
-    tracker = start_run(
+    tracker = start_training_run(
         resolve_tracking_uri(cfg.tracking_uri),
         cfg.experiment_name,
-        run_name=run_name,
-        tags={"ray_aks.job": "train-clip-classifier", "ray_aks.clip_model": cfg.model},
-    )
-    tracker.log_params(
-        cfg.model_dump(exclude={"tracking_uri", "run_name"})
+        cfg.storage_path,
+        run_name,
+        tags={
+            "ray_aks.job": "train-clip-classifier",
+            "ray_aks.clip_model": cfg.model,
+            "ray_aks.storage_path": cfg.storage_path,
+        },
+        params=cfg.model_dump(exclude={"tracking_uri", "run_name"})
         | {"classes": classes, "images": len(items), "run_name": run_name}
-        | {f"{split}_images": sum(item.split == split for item in items) for split in SPLITS}
+        | {f"{split}_images": sum(item.split == split for item in items) for split in SPLITS},
     )
 
     with timed("CLIP embedding"):
@@ -244,7 +249,7 @@ def _finish(
 
     from ray_aks.evaluation.clip_classifier import predict_embeddings
     from ray_aks.models.embedding_classifier import CHECKPOINT_FILE, load_classifier
-    from ray_aks.training.ray_runtime import timed
+    from ray_aks.timing import timed
     from ray_aks.training.report import classification_metrics, metrics_table, per_class_report
 
     model, state = load_classifier(best_dir)

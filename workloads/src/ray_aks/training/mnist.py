@@ -21,7 +21,6 @@ from ray_aks.tracking.mlflow_tracking import (
     RunTracker,
     log_and_register_pytorch_model,
     resolve_tracking_uri,
-    start_run,
 )
 from ray_aks.training.config import MnistTrainConfig, timestamped
 from ray_aks.training.worker_loop import OnEpochEnd, Worker, run_worker_loop
@@ -102,7 +101,8 @@ def train_mnist(cfg: MnistTrainConfig, on_epoch_end: OnEpochEnd | None = None) -
     `on_epoch_end` is called in every worker after each epoch (ray_aks.training.worker_loop)."""
 
     from ray_aks.local_ray import connect_ray
-    from ray_aks.training.ray_runtime import fit, read_run_state, torch_trainer, write_run_state
+    from ray_aks.training.run_state import start_training_run
+    from ray_aks.training.trainer import fit, torch_trainer
 
     # Check the data before any worker starts, so a wrong path is one clear error.
     data_dir = ensure_mnist_dir(cfg.data_dir, cfg.download, cfg.dataset)
@@ -110,19 +110,14 @@ def train_mnist(cfg: MnistTrainConfig, on_epoch_end: OnEpochEnd | None = None) -
     tracking_uri = resolve_tracking_uri(cfg.tracking_uri)
     connect_ray()
 
-    previous = read_run_state(cfg.storage_path, run_name)
-    tracker = start_run(
+    tracker = start_training_run(
         tracking_uri,
         cfg.experiment_name,
-        run_name=run_name,
-        resume_run_id=previous.get("mlflow_run_id"),
+        cfg.storage_path,
+        run_name,
         tags={"ray_aks.job": "train-mnist", "ray_aks.storage_path": cfg.storage_path},
+        params=cfg.model_dump(exclude={"tracking_uri", "run_name"}) | {"run_name": run_name},
     )
-    if tracker.active:
-        write_run_state(cfg.storage_path, run_name, {"mlflow_run_id": tracker.run_id})
-        if tracker.reopened:
-            tracker.set_tags({"ray_aks.driver_restarted": "true"})
-        tracker.log_params(cfg.model_dump(exclude={"tracking_uri", "run_name"}) | {"run_name": run_name})
 
     trainer = torch_trainer(
         train_loop_per_worker,
