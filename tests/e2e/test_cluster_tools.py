@@ -1,6 +1,7 @@
-"""The e2e cluster's own parts that run without root or a cluster (run by test-python): the one-binary
-image archives containerd imports, the process groups `up` leaves running and `down` stops, and the
-waiter that both the cluster's start-up and the scenarios use."""
+"""The e2e cluster's own parts that run without root or a cluster (run by test-python): the daemons as
+data (tools/e2e/components.py), the one-binary image archives containerd imports, the process groups
+`up` leaves running and `down` stops, and the waiter that both the cluster's start-up and the
+scenarios use."""
 
 from __future__ import annotations
 
@@ -17,7 +18,54 @@ import pytest
 from ray_aks.processes import wait_until
 
 from tools.e2e import oci, processes
+from tools.e2e.cluster import Cluster
+from tools.e2e.components import COMPONENTS, ORDER
 from tools.e2e.layout import Layout
+
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+
+
+def fake_layout(tmp_path: Path) -> Layout:
+    """A layout under tmp_path whose bin/ holds empty stand-ins of the binaries (commands only name them)."""
+    layout = Layout(
+        state=tmp_path / "state", var=tmp_path / "var", run=tmp_path / "run", bin=tmp_path / "bin"
+    )
+    layout.bin.mkdir()
+    for name in (*BINARIES, "kube-router", "kwok"):
+        (layout.bin / name).write_text("")
+    layout.state.mkdir()
+    return layout
+
+
+def test_the_daemons_start_control_plane_first_and_each_once():
+    assert ORDER[:4] == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+    assert ORDER.index("containerd") < ORDER.index("kubelet") < ORDER.index("kube-proxy")
+    assert len(set(ORDER)) == len(ORDER)
+
+
+def test_each_daemon_runs_its_own_binary_with_the_layouts_addresses(tmp_path: Path):
+    layout = fake_layout(tmp_path)
+    commands = {component.name: component.command(layout) for component in COMPONENTS}
+    for name in (*BINARIES, "kube-router", "kwok"):
+        assert commands[name][0] == str(layout.bin / name)
+    assert f"--etcd-servers=http://127.0.0.1:{layout.etcd_port}" in commands["kube-apiserver"]
+    assert f"--secure-port={layout.apiserver_port}" in commands["kube-apiserver"]
+    assert f"--node-ip={layout.node_ip}" in commands["kubelet"]
+    assert (layout.state / "kubelet-config.yaml").exists() or any(
+        "--config=" in a for a in commands["kubelet"]
+    )
+
+
+def test_every_readiness_check_and_preparation_a_daemon_names_exists(tmp_path: Path):
+    cluster = Cluster(fake_layout(tmp_path))
+    checks, preparations = cluster._ready_checks(), cluster._preparations()
+    for component in COMPONENTS:
+        assert component.ready_check is None or component.ready_check in checks, component.name
+        assert component.prepare is None or component.prepare in preparations, component.name
+        assert not (component.health_url and component.ready_check), component.name
+    # Only the scheduler has no check of its own: nothing waits on it before pods are scheduled.
+    unchecked = [c.name for c in COMPONENTS if c.health_url is None and c.ready_check is None]
+    assert unchecked == ["kube-scheduler"]
 
 
 def test_an_image_archive_holds_the_binary_at_its_entrypoint(tmp_path: Path):

@@ -4,10 +4,12 @@
     python -m tools.e2e.cluster down    # stop every process, unmount, remove the network it made
     python -m tools.e2e.cluster status
 
-`up` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler; containerd (its own
-socket and root) with the CNI bridge; the kubelet and kube-proxy; kube-router as the NetworkPolicy
-dataplane; CoreDNS and the KubeRay operator as pods; kwok for simulated AKS GPU nodes. It writes the
-admin kubeconfig to .cache/e2e/kubeconfig. Everything needs root (mounts, iptables, cgroups).
+`up` makes the certificates and the node's address, then starts the daemons of
+tools/e2e/components.py in their order, each waited for as its entry says (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler; containerd with the CNI bridge; the kubelet and kube-proxy;
+kube-router as the NetworkPolicy dataplane; kwok for simulated AKS GPU nodes), then CoreDNS and the
+KubeRay operator as pods. It writes the admin kubeconfig to .cache/e2e/kubeconfig. Everything needs
+root (mounts, iptables, cgroups).
 """
 
 from __future__ import annotations
@@ -27,20 +29,8 @@ import yaml
 from ray_aks.processes import wait_until
 
 from tools.e2e import addons, configs, oci, pki, processes
+from tools.e2e.components import COMPONENTS, ORDER, Component
 from tools.e2e.layout import Layout
-
-# Control plane first, node next, then what runs on the cluster; `down` stops them in reverse.
-ORDER = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "containerd",
-    "kubelet",
-    "kube-proxy",
-    "kube-router",
-    "kwok",
-]
 
 
 class ClusterError(RuntimeError):
@@ -91,10 +81,39 @@ class Cluster:
         except TimeoutError as err:
             raise ClusterError(f"{err}\n{process}'s log:\n{processes.log_tail(layout, process)}") from None
 
-    def _start_and_wait(self, name: str, command: list[str], health_url: str, timeout: float = 60) -> None:
-        """Start a daemon and wait until its health endpoint answers 200."""
-        processes.start(self.layout, name, command)
-        self._wait(lambda: _http_ok(health_url), timeout, f"{name}'s {health_url}", name)
+    def _ready_checks(self) -> dict[str, Callable[[], object]]:
+        """The readiness checks components name (tools/e2e/components.py's ready_check)."""
+        return {
+            "apiserver-ready": lambda: self.kubectl("get", "--raw=/readyz", timeout=10).strip() == "ok",
+            "default-serviceaccount": lambda: bool(
+                self.kubectl("get", "serviceaccount", "default", "-o", "name", check=False)
+            ),
+            "containerd-socket": lambda: self.ctr("version") != "",
+            "node-ready": self._node_ready,
+        }
+
+    def _preparations(self) -> dict[str, Callable[[], None]]:
+        """What components need before they start (tools/e2e/components.py's prepare)."""
+        return {
+            "containerd-config": self._containerd_config,
+            "kubelet": self._kubelet_prerequisites,
+            "kwok-stages": self._kwok_stages,
+        }
+
+    def _start(self, component: Component) -> None:
+        """Prepare, start and wait for one component, as its entry says."""
+        if component.prepare:
+            self._preparations()[component.prepare]()
+        processes.start(self.layout, component.name, component.command(self.layout))
+        if component.health_url is not None:
+            url = component.health_url(self.layout)
+            self._wait(
+                lambda: _http_ok(url), component.timeout_s, f"{component.name}'s {url}", component.name
+            )
+        elif component.ready_check is not None:
+            check = self._ready_checks()[component.ready_check]
+            what = f"{component.name} ({component.ready_check})"
+            self._wait(check, component.timeout_s, what, component.name)
 
     def _step(self, name: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -112,14 +131,9 @@ class Cluster:
             directory.mkdir(parents=True, exist_ok=True)
         self._step("certificates", self._certificates)
         self._step("network", self._network)
-        self._step("etcd", self._etcd)
-        self._step("control plane", self._control_plane)
-        self._step("containerd", self._containerd)
-        self._step("kubelet", self._kubelet)
-        self._step("kube-proxy", self._kube_proxy)
-        self._step("kube-router", self._kube_router)
+        for component in COMPONENTS:
+            self._step(component.name, lambda component=component: self._start(component))
         self._step("addons", self._addons)
-        self._step("kwok", self._kwok)
         self.timings["up"] = round(time.monotonic() - started, 1)
         (layout.state / "up.json").write_text(json.dumps(self.timings, indent=2))
         print(f"e2e: cluster up in {self.timings['up']} s; KUBECONFIG={layout.kubeconfig}", flush=True)
@@ -171,176 +185,31 @@ class Cluster:
         for sysctl in ("net/bridge/bridge-nf-call-iptables", "net/ipv4/ip_forward"):
             Path("/proc/sys", sysctl).write_text("1")
 
-    def _etcd(self) -> None:
-        layout = self.layout
-        url, peer = f"http://127.0.0.1:{layout.etcd_port}", f"http://127.0.0.1:{layout.etcd_peer_port}"
-        self._start_and_wait(
-            "etcd",
-            [
-                str(layout.binary("etcd")),
-                "--name=e2e",
-                f"--data-dir={layout.state / 'etcd'}",
-                f"--listen-client-urls={url}",
-                f"--advertise-client-urls={url}",
-                f"--listen-peer-urls={peer}",
-                f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=e2e={peer}",
-                "--listen-metrics-urls=",
-                # A throwaway cluster: no fsync, so etcd does not wait on the shared disk.
-                "--unsafe-no-fsync",
-                "--log-level=warn",
-            ],
-            f"{url}/health",
-        )
-
-    def _control_plane(self) -> None:
-        layout = self.layout
-        p = layout.pki
-        processes.start(
-            layout,
-            "kube-apiserver",
-            [
-                str(layout.binary("kube-apiserver")),
-                f"--etcd-servers=http://127.0.0.1:{layout.etcd_port}",
-                f"--bind-address={layout.node_ip}",
-                f"--advertise-address={layout.node_ip}",
-                f"--secure-port={layout.apiserver_port}",
-                f"--service-cluster-ip-range={layout.service_cidr}",
-                "--authorization-mode=Node,RBAC",
-                # PodSecurity is on by default; NodeRestriction keeps the kubelet to its own node.
-                "--enable-admission-plugins=NodeRestriction",
-                f"--client-ca-file={p / 'ca.crt'}",
-                f"--tls-cert-file={p / 'apiserver.crt'}",
-                f"--tls-private-key-file={p / 'apiserver.key'}",
-                f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
-                f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
-                f"--kubelet-certificate-authority={p / 'ca.crt'}",
-                # Reach the kubelet (exec, logs, port-forward) at the node's address: no DNS knows its name.
-                "--kubelet-preferred-address-types=InternalIP",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={p / 'sa.pub'}",
-                f"--service-account-signing-key-file={p / 'sa.key'}",
-                "--profiling=false",
-                "--v=0",
-            ],
-        )
-        self._wait(
-            lambda: self.kubectl("get", "--raw=/readyz", timeout=10).strip() == "ok",
-            180,
-            "the API server's /readyz",
-            "kube-apiserver",
-        )
-        processes.start(
-            layout,
-            "kube-controller-manager",
-            [
-                str(layout.binary("kube-controller-manager")),
-                f"--kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
-                f"--authentication-kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
-                f"--authorization-kubeconfig={layout.state / 'kube-controller-manager.kubeconfig'}",
-                f"--service-account-private-key-file={p / 'sa.key'}",
-                f"--root-ca-file={p / 'ca.crt'}",
-                f"--cluster-signing-cert-file={p / 'ca.crt'}",
-                f"--cluster-signing-key-file={p / 'ca.key'}",
-                "--use-service-account-credentials=true",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--profiling=false",
-            ],
-        )
-        processes.start(
-            layout,
-            "kube-scheduler",
-            [
-                str(layout.binary("kube-scheduler")),
-                f"--kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
-                f"--authentication-kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
-                f"--authorization-kubeconfig={layout.state / 'kube-scheduler.kubeconfig'}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--profiling=false",
-            ],
-        )
-        # The default ServiceAccount appears once the controller-manager's token controllers run.
-        self._wait(
-            lambda: bool(self.kubectl("get", "serviceaccount", "default", "-o", "name", check=False)),
-            120,
-            "the default ServiceAccount (controller-manager)",
-            "kube-controller-manager",
-        )
-
-    def _containerd(self) -> None:
+    def _containerd_config(self) -> None:
         layout = self.layout
         configs.containerd(layout)
         configs.cni(layout)
         (layout.state / "registry-hosts").mkdir(exist_ok=True)
-        processes.start(layout, "containerd", ["containerd", f"--config={layout.state / 'containerd.toml'}"])
-        self._wait(lambda: self.ctr("version") != "", 60, "containerd's socket", "containerd")
+
+    def _kubelet_prerequisites(self) -> None:
+        """The kubelet's root, and the pause image in containerd before any pod."""
+        layout = self.layout
+        (layout.var / "kubelet").mkdir(parents=True, exist_ok=True)
         archive = oci.write_archive(
             layout.state / "images" / "pause.tar", configs.PAUSE_IMAGE, layout.binary("pause"), ["/pause"]
         )
         self.ctr("images", "import", "-", input_file=archive)
 
-    def _kubelet(self) -> None:
-        layout = self.layout
-        root = layout.var / "kubelet"
-        root.mkdir(parents=True, exist_ok=True)
-        labels = ",".join(
-            [
-                # Shaped like an AKS system pool's node (the CPU pods have no node selector).
-                "kubernetes.azure.com/agentpool=system",
-                "agentpool=system",
-                "kubernetes.azure.com/mode=system",
-            ]
-        )
-        processes.start(
-            layout,
-            "kubelet",
-            [
-                str(layout.binary("kubelet")),
-                f"--config={configs.kubelet(layout)}",
-                f"--kubeconfig={layout.state / 'kubelet.kubeconfig'}",
-                f"--hostname-override={layout.node_name}",
-                f"--node-ip={layout.node_ip}",
-                f"--root-dir={root}",
-                f"--cert-dir={layout.state / 'kubelet-pki'}",
-                f"--node-labels={labels}",
-                "--v=1",
-            ],
-        )
-        self._wait(self._node_ready, 180, f"node {layout.node_name} to be Ready", "kubelet")
-
     def _node_ready(self) -> bool:
         node = json.loads(self.kubectl("get", "node", self.layout.node_name, "-o", "json", timeout=10))
         return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
 
-    def _kube_proxy(self) -> None:
+    def _kwok_stages(self) -> None:
+        """kwok's own "fast" stages (nodes Ready with a lease heartbeat, pods Running), from its module."""
         layout = self.layout
-        self._start_and_wait(
-            "kube-proxy",
-            [str(layout.binary("kube-proxy")), f"--config={configs.kube_proxy(layout)}"],
-            "http://127.0.0.1:10256/healthz",
-        )
-
-    def _kube_router(self) -> None:
-        layout = self.layout
-        self._start_and_wait(
-            "kube-router",
-            [
-                str(layout.binary("kube-router")),
-                f"--kubeconfig={layout.state / 'kube-router.kubeconfig'}",
-                f"--hostname-override={layout.node_name}",
-                # Only the NetworkPolicy firewall: routes come from the bridge, Services from kube-proxy.
-                "--run-firewall=true",
-                "--run-router=false",
-                "--run-service-proxy=false",
-                "--enable-cni=false",
-                "--health-port=20244",
-                "--metrics-port=0",
-                "-v=1",
-            ],
-            "http://127.0.0.1:20244/healthz",
-        )
+        module_dir = json.loads((layout.bin / "versions.json").read_text())["kwok-module-dir"]
+        stages = layout.state / "kwok-stages.yaml"
+        stages.write_text(self.kubectl("kustomize", f"{module_dir}/kustomize/stage/fast"))
 
     def _addons(self) -> None:
         layout = self.layout
@@ -377,28 +246,6 @@ class Cluster:
                 "--timeout=300s",
                 timeout=330,
             )
-
-    def _kwok(self) -> None:
-        layout = self.layout
-        # kwok's own "fast" stages (nodes Ready with a lease heartbeat, pods Running), from its module.
-        module_dir = json.loads((layout.bin / "versions.json").read_text())["kwok-module-dir"]
-        stages = layout.state / "kwok-stages.yaml"
-        stages.write_text(self.kubectl("kustomize", f"{module_dir}/kustomize/stage/fast"))
-        self._start_and_wait(
-            "kwok",
-            [
-                str(layout.binary("kwok")),
-                f"--kubeconfig={layout.state / 'kwok.kubeconfig'}",
-                f"--config={stages}",
-                # Only nodes marked as kwok's: the real node and its pods are the kubelet's.
-                "--manage-all-nodes=false",
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                "--server-address=127.0.0.1:10247",
-                # Simulated pods get addresses apart from the real node's pod range.
-                "--cidr=10.245.0.0/24",
-            ],
-            "http://127.0.0.1:10247/healthz",
-        )
 
     # --- down ----------------------------------------------------------------------------------
     def down(self, quiet: bool = False) -> None:
