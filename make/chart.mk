@@ -10,9 +10,6 @@ CT_CONFIG   := ct.yaml
 KUBE_LINTER_CONFIG := .kube-linter.yaml
 # Renders shared by validate and kube-lint, per helm version (they differ between helm 3 and 4).
 RENDER_DIR   = $(CACHE)/renders/helm-v$(HELM_VERSION)
-# kubeconform looks for each object's schema in these, in order: core kinds, then CRD kinds.
-SCHEMA_LOCATIONS = $(K8S_SCHEMA_DIR)/{{.NormalizedKubernetesVersion}}-standalone{{.StrictSuffix}}/{{.ResourceKind}}{{.KindSuffix}}.json \
-                    $(CRD_SCHEMA_DIR)/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
 KUBERAY_HELM_REPO := https://ray-project.github.io/kuberay-helm/
 
 CHART_CHECKS := lint-chart test-chart-unit ct-lint validate kube-lint docs-check chart-lock-check schema-check
@@ -39,7 +36,7 @@ chart-renders:
 
 validate: chart-renders ## kubeconform -strict: every object of every scenario at Kubernetes 1.33 and 1.35
 	$(PY) -m tools.chart_checks validate $(RENDER_DIR) --kubeconform $(KUBECONFORM) \
-	  $(foreach loc,$(SCHEMA_LOCATIONS),--schema-location '$(loc)')
+	  --schema-dir $(SCHEMA_DIR)
 
 kube-lint: chart-renders ## kube-linter on the same renders (exceptions, each with its reason, in .kube-linter.yaml)
 	$(PY) -m tools.chart_checks kube-lint $(RENDER_DIR) --kube-linter $(KUBE_LINTER) --config $(KUBE_LINTER_CONFIG)

@@ -5,7 +5,7 @@ Scenarios are every ct values file (charts/ray-aks/ci/*-values.yaml) plus the GP
 
     python -m tools.chart_checks lint
     python -m tools.chart_checks render OUT_DIR --kube-version 1.33.13 --kube-version 1.35.4
-    python -m tools.chart_checks validate OUT_DIR --kubeconform BIN --schema-location TPL...
+    python -m tools.chart_checks validate OUT_DIR --kubeconform BIN --schema-dir .cache/schemas
     python -m tools.chart_checks kube-lint OUT_DIR --kube-linter BIN --config .kube-linter.yaml
 
 Every check refuses to pass vacuously: no scenario, a scenario that renders no object, or a
@@ -33,6 +33,7 @@ from tools.render_chart import (
     render_text,
     renderable_chart,
 )
+from tools.schemas.locations import kubeconform_locations
 
 
 class CheckFailed(Exception):
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="kubeconform -strict on the renders")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--kubeconform", required=True)
-    p.add_argument("--schema-location", action="append", required=True)
+    p.add_argument("--schema-dir", type=Path, required=True, help="the folder `make schemas` fills")
     p = sub.add_parser("kube-lint", help="kube-linter on the renders")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--kube-linter", required=True)
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.check == "render":
             render(args.out_dir, args.kube_version)
         elif args.check == "validate":
-            validate(args.out_dir, args.kubeconform, args.schema_location)
+            validate(args.out_dir, args.kubeconform, kubeconform_locations(args.schema_dir))
         else:
             kube_lint(args.out_dir, args.kube_linter, args.config)
     except CheckFailed as err:

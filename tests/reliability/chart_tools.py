@@ -21,6 +21,7 @@ import yaml
 from tools.chart_checks import pods_for_linting
 from tools.make_pins import kubernetes_schema_versions
 from tools.render_chart import REPO_ROOT, helm_binary, renderable_chart
+from tools.schemas.locations import kubeconform_locations, kubernetes_schema_dir
 
 BIN = REPO_ROOT / "bin"
 SCHEMA_DIR = REPO_ROOT / ".cache" / "schemas"
@@ -40,14 +41,11 @@ def tool(env_name: str, pattern: str) -> str:
 
 
 def schema_locations() -> list[str]:
-    k8s = SCHEMA_DIR / "kubernetes"
-    if not (k8s / f"v{KUBERNETES_VERSION}-standalone-strict").is_dir():
-        raise FileNotFoundError(f"no Kubernetes {KUBERNETES_VERSION} schemas under {k8s}: run `make schemas`")
-    return [
-        f"{k8s}/{{{{.NormalizedKubernetesVersion}}}}-standalone{{{{.StrictSuffix}}}}/"
-        "{{.ResourceKind}}{{.KindSuffix}}.json",
-        f"{SCHEMA_DIR / 'crds'}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",
-    ]
+    if not kubernetes_schema_dir(SCHEMA_DIR, KUBERNETES_VERSION).is_dir():
+        raise FileNotFoundError(
+            f"no Kubernetes {KUBERNETES_VERSION} schemas under {SCHEMA_DIR}: run `make schemas`"
+        )
+    return kubeconform_locations(SCHEMA_DIR)
 
 
 @dataclass
