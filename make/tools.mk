@@ -70,12 +70,13 @@ PROMETHEUS_OPERATOR_VERSION := v0.88.0
 #            is then a stamp file in their folder)
 #   LDFLAGS  beyond -s -w, typically the version the tool reports
 # A tool with one more step defines VAR_FINISH: recipe lines run on the built folder ($(@D).tmp)
-# before it replaces the old one.
+# before it replaces the old one; VAR_BEFORE: recipe lines run before the build.
 go_tool = $(eval $(call go_tool_rule,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(strip $(5))))
 define go_tool_rule
 $(1) := $(BIN)/$(2)
 $$($(1)): $(if $(call go_tool_in_repo,$(3)),$(wildcard $(call go_tool_dir,$(3))/*))
 	$(if $(findstring :,$(3)),$$(call check_module_pin,$(call go_tool_dir,$(3)),$(subst @,$(comma),$(call go_tool_pin,$(3)))))
+	$$($(1)_BEFORE)
 	@echo "building $(if $(findstring :,$(3)),$(call go_tool_pin,$(3)) ($(call go_tool_dir,$(3))),$(3))"
 	@rm -rf $(call go_tool_tmp,$(2))
 	$(if $(call go_tool_in_repo,$(3)),cd $(call go_tool_dir,$(3)) && )GOBIN=$(call go_tool_tmp,$(2)) $$(GO_INSTALL) -ldflags '-s -w$(if $(5), $(5))' \
@@ -139,6 +140,11 @@ KUBERNETES_LDFLAGS := $(foreach pkg,k8s.io/component-base/version k8s.io/client-
   $(foreach var,$(KUBERNETES_VERSION_VARS),-X $(pkg).$(var)))
 # Kubernetes' stamp names its flags: changing them relinks (from Go's build cache).
 KUBERNETES_FLAGS_SUM := $(shell printf '%s' '-s -w $(KUBERNETES_LDFLAGS)' | cksum | cut -d' ' -f1)
+# CoreDNS with only the plugins the e2e Corefile uses (tools/go/coredns/main.go): its go.mod pins the
+# module to COREDNS_VERSION, checked before the build.
+define COREDNS_BIN_BEFORE
+$(call check_module_pin,tools/go/coredns,github.com/coredns/coredns,$(COREDNS_VERSION))
+endef
 # pause is named by its source: editing it rebuilds.
 PAUSE_SUM := $(shell cat tools/go/pause/main.go tools/go/pause/go.mod | cksum | cut -d' ' -f1)
 
@@ -162,7 +168,7 @@ $(call go_tool, OTELCOL_BUILDER,      otelcol-builder-$(OTELCOL_BUILDER_VERSION)
 $(call go_tool, BUILDX,               buildx-$(BUILDX_VERSION)/docker-buildx,                         github.com/docker/buildx/cmd/buildx@$(BUILDX_VERSION),                                  buildx,        -X github.com/docker/buildx/version.Version=$(BUILDX_VERSION))
 $(call go_tool, KUBERNETES_STAMP,     kubernetes-$(KUBERNETES_VERSION)/.done-$(KUBERNETES_FLAGS_SUM), tools/go/kubernetes:k8s.io/kubernetes@$(KUBERNETES_VERSION),                            *,             $(KUBERNETES_LDFLAGS))
 $(call go_tool, ETCD_BIN,             etcd-$(ETCD_VERSION),                                           tools/go/etcd:go.etcd.io/etcd/server/v3@$(ETCD_VERSION),                                server,)
-$(call go_tool, COREDNS_BIN,          coredns-$(COREDNS_VERSION),                                     github.com/coredns/coredns@$(COREDNS_VERSION),                                          coredns,)
+$(call go_tool, COREDNS_BIN,          coredns-$(COREDNS_VERSION),                                     tools/go/coredns,                                                                       coredns,)
 $(call go_tool, KWOK_BIN,             kwok-$(KWOK_VERSION),                                           sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION),                                              kwok,)
 $(call go_tool, KUBE_ROUTER_BIN,      kube-router-$(KUBE_ROUTER_VERSION),                             github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$(KUBE_ROUTER_VERSION),       kube-router,)
 $(call go_tool, KUBERAY_OPERATOR_BIN, kuberay-operator-$(KUBERAY_OPERATOR_VERSION),                   $(KUBERAY_OPERATOR_MODULE)@$(KUBERAY_OPERATOR_VERSION),                                 ray-operator,)

@@ -138,8 +138,10 @@ TOKEN_VALUES: dict[str, object] = {
     "tests.enabled": False,
     "rayService.enabled": True,
     "rayCluster.sharedStorage.enabled": False,  # the shared claim is the main namespace's
-    # The MNIST app loads its model from MLflow, left out here.
+    # The MNIST app loads its model from MLflow, left out here; one app (textgen) is enough to make
+    # the RayService Ready, so the embeddings app is left out too (a model load fewer per cluster).
     "rayService.applications.mnist.enabled": False,
+    "rayService.applications.embeddings.enabled": False,
     "networkPolicy.jobsApi.namespaces": [SUBMITTERS],
 }
 
