@@ -181,11 +181,18 @@ def test_schema_fuzz_never_gets_5xx(app: str, request) -> None:
     assert assert_no_server_errors(url, max_examples=sizes.FUZZ_EXAMPLES) >= sizes.FUZZ_EXAMPLES // 2
 
 
+# How soon after a replica dies the proxy stops routing to it (a request routed to it in between gets
+# HTTP 500; measured within 0.11 s of the kill).
+DEATH_SEEN_S = 1.0
+
+
 def test_a_replica_killed_under_load_fails_only_the_requests_it_was_serving(mnist_url: str) -> None:
     """SIGKILL one of two replicas part-way through a load. Requests that were in flight on it fail
     (they were sent before the kill: a replica that dies holding a request cannot answer it, and the
-    proxy does not replay a request that reached a replica); a request sent after the kill never fails:
-    the proxy routes around the dead replica. Serve then starts a new replica."""
+    proxy does not replay a request that reached a replica). A request sent after the kill fails only
+    while the proxy has not yet seen the replica die (measured: none in one run, 5 with HTTP 500 sent
+    within 0.11 s of the kill in another); later, none fails: the proxy routes around the dead
+    replica. Serve then starts a new replica."""
     pids = replica_pids("rel-mnist", "MnistService")
     assert len(pids) == MNIST_REPLICAS
     victim = pids[0]
@@ -229,5 +236,7 @@ def test_a_replica_killed_under_load_fails_only_the_requests_it_was_serving(mnis
     # them evenly over the two replicas): what it ran (max_ongoing_requests) and what was queued for it.
     # Measured: 32 of 600 with 64 clients, every one sent before the kill.
     assert len(in_flight) <= sizes.LOAD_CONCURRENCY // MNIST_REPLICAS, result.summary()
-    assert not sent_after, [(o.sent_s, o.at_s, o.status, o.error) for o in sent_after]
+    late = [(o.sent_s, o.at_s, o.status, o.error) for o in sent_after if o.sent_s - kill_s > DEATH_SEEN_S]
+    assert not late, late
+    assert len(sent_after) <= sizes.LOAD_CONCURRENCY // MNIST_REPLICAS, result.summary()
     assert after.failed == 0, after.summary()
