@@ -128,14 +128,25 @@ def _paths(node: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
 
 
 def _enable_features(values: dict[str, Any], path: Path_) -> None:
-    """Set every `enabled` flag on the way to path, and a registry for the workload images."""
+    """Set every `enabled` flag on the way to path, and a registry for the workload images. A section
+    without a flag of its own whose settings serve its sub-features (`monitoring.labels` labels the
+    PodMonitors and the PrometheusRule) gets those turned on: otherwise nothing renders the key."""
     node: Any = values
-    for part in path:
+    for depth, part in enumerate(path):
         if isinstance(node, dict) and "enabled" in node:
             node["enabled"] = True
-        node = node[part]
+        child = node[part]
+        if depth and isinstance(node, dict) and "enabled" not in node and not _has_flag(child):
+            for feature in node.values():
+                if _has_flag(feature):
+                    feature["enabled"] = True
+        node = child
     if path and path[0] in ("rayJobs", "rayService") and not values["global"].get("imageRegistry"):
         values["global"]["imageRegistry"] = "fuzz.azurecr.io"
+
+
+def _has_flag(node: Any) -> bool:
+    return isinstance(node, dict) and "enabled" in node
 
 
 def _set(values: dict[str, Any], path: Path_, value: Any) -> None:

@@ -12,7 +12,9 @@ name). What this adds, each time from scratch:
 - `description` of every key that values.yaml documents with a helm-docs `# --` comment: the
   comment's text (its `# @default --` line and a leading `(type)` left out). A definition shared by
   several entries of a map (`rayJobs.<job>`, `workerGroups.<group>`) takes the first entry's text,
-  the one values.yaml documents for all (`mnist`, `cpu`). Keys inside a Kubernetes type keep none.
+  the one values.yaml documents for all (`mnist`, `cpu`); a RayJob key with a default takes the
+  text of `rayJobDefaults.<key>` (or `rayCronJobDefaults.<key>`). Keys inside a Kubernetes type
+  keep none.
 - `definitions.clusterOverrides` and `definitions.workerGroupOverrides`, derived from `rayCluster`
   (tools/cluster_overrides_schema.py).
 - `definitions.io.k8s.*`: every Kubernetes type the schema refers to and every type those reach,
@@ -52,6 +54,8 @@ GENERATED_COMMENT = (
 )
 # Definitions this writes; the source must not hold them.
 DERIVED = ("clusterOverrides", "workerGroupOverrides")
+# Values of the keys a job leaves out: values.yaml documents those keys there, not in a job.
+JOB_DEFAULTS = ("rayJobDefaults", "rayCronJobDefaults")
 
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\-/]+):(\s|$)")
 DOC_START = re.compile(r"^\s*# -- ?(?P<text>.*)$")
@@ -234,6 +238,23 @@ def complete_ray_cron_job(definitions: dict[str, Any]) -> None:
     }
 
 
+def describe_job_keys(schema: dict[str, Any], documented: list[tuple[tuple[str, ...], dict, str]]) -> None:
+    """A RayJob key that values.yaml documents only as a default (`rayJobDefaults.<key>`, a
+    reference to the job's key, or `allOf` of one) takes that comment as its description too."""
+    for path, node, text in documented:
+        if len(path) != 2 or path[0] not in JOB_DEFAULTS:
+            continue
+        all_of = node.get("allOf") or [{}]
+        ref = node.get("$ref") or (all_of[0].get("$ref") if len(all_of) == 1 else None)
+        if not (isinstance(ref, str) and ref.startswith(LOCAL)):
+            continue
+        target: Any = schema
+        for part in ref[2:].split("/"):  # the node referred to, not where its own $ref leads
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict) and "description" not in target:
+            set_description(target, text)
+
+
 def generate(source: dict[str, Any], values_text: str, spec_dir: Path) -> dict[str, Any]:
     """values.schema.json from its source (left unchanged) and values.yaml's text."""
     # Imported here: cluster_overrides_schema imports the chart paths, this module only the schema.
@@ -247,8 +268,10 @@ def generate(source: dict[str, Any], values_text: str, spec_dir: Path) -> dict[s
         raise SystemExit(f"chart_values: {SOURCE} must not hold definitions this writes: {names}")
     schema["$comment"] = GENERATED_COMMENT
     complete_ray_cron_job(definitions)
-    for _path, node, text in documented_nodes(schema, values_text):
+    documented = documented_nodes(schema, values_text)
+    for _path, node, text in documented:
         set_description(node, text)
+    describe_job_keys(schema, documented)
     definitions.update(derive(schema))
     definitions.update(kubernetes_definitions(set(_k8s_refs(schema)), spec_dir))
     return schema

@@ -26,11 +26,12 @@ derives (from the release, the key or `name`) and nowhere else.
 
 {{/*
 ray-aks.clusterValues: the Ray cluster values of the chart by values path, as JSON: rayCluster,
-rayService.rayCluster and every rayJobs/rayCronJobs entry's rayCluster (set or not, enabled or not).
-Takes the root context.
+rayService.rayCluster, rayJobDefaults.rayCluster and every rayJobs/rayCronJobs entry's rayCluster
+(set or not, enabled or not). Takes the root context.
 */}}
 {{- define "ray-aks.clusterValues" -}}
 {{- $clusters := dict "rayCluster" .Values.rayCluster -}}
+{{- $_ := set $clusters "rayJobDefaults.rayCluster" ((.Values.rayJobDefaults | default dict).rayCluster | default dict) -}}
 {{- with .Values.rayService -}}
 {{- $_ := set $clusters "rayService.rayCluster" (.rayCluster | default dict) -}}
 {{- end -}}

@@ -6,14 +6,10 @@ cluster of its own; empty otherwise. Takes the root context.
 {{- define "ray-aks.gcsFaultToleranceInUse" -}}
 {{- $v := .Values -}}
 {{- $inUse := and $v.rayCluster.enabled $v.rayCluster.gcsFaultTolerance.enabled -}}
-{{- if and $v.rayService.enabled (dig "gcsFaultTolerance" "enabled" false ($v.rayService.rayCluster | default dict)) -}}
+{{- /* Each workload's merged values: a job may take useChartCluster or its rayCluster from rayJobDefaults. */ -}}
+{{- range $w := include "ray-aks.workloads" . | fromJsonArray -}}
+{{- if and $w.ownCluster (dig "gcsFaultTolerance" "enabled" false ($w.values.rayCluster | default dict)) -}}
 {{- $inUse = true -}}
-{{- end -}}
-{{- range $kind := list "rayJobs" "rayCronJobs" -}}
-{{- range $key, $job := (get $v $kind | default dict) -}}
-{{- if and (kindIs "map" $job) $job.enabled (not $job.useChartCluster) (dig "gcsFaultTolerance" "enabled" false ($job.rayCluster | default dict)) -}}
-{{- $inUse = true -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if $inUse }}true{{ end -}}

@@ -4,82 +4,36 @@ the shared pod templates (_pod.tpl). Helpers take a dict with `context` (the roo
 */}}
 
 {{/*
-ray-aks.rayJobDefaults: what a job in `rayJobs` or `rayCronJobs` leaves out (the defaults
-documented for `rayJobs.mnist`; deletionRules come from ray-aks.defaultDeletionRules). `command`,
-`image.repository` and `enabled` have none (nor a RayCronJob's `schedule`): the schema requires them.
-*/}}
-{{- define "ray-aks.rayJobDefaults" -}}
-name: ""
-image:
-  registry: ""
-  tag: ""
-  digest: ""
-args: {}
-gpuArgs: {}
-storagePath: ""
-entrypointOverride: ""
-submissionMode: K8sJobMode
-backoffLimit: 0
-activeDeadlineSeconds: null
-shutdownAfterJobFinishes: false
-ttlSecondsAfterFinished: 0
-useChartCluster: false
-rayCluster: {}
-env: []
-runtimeEnv: {}
-submitter:
-  resources:
-    requests:
-      cpu: 500m
-      memory: 256Mi
-    limits:
-      cpu: "1"
-      memory: 1Gi
-{{- end -}}
-
-{{/*
-ray-aks.defaultDeletionRules: the deletionRules of a job that sets none and runs on a cluster of its
-own (the ones documented for `rayJobs.mnist`; a RayCronJob's also delete each finished RayJob, as
-documented for `rayCronJobs.nightlyMnist`). Takes a dict: cron (bool).
-*/}}
-{{- define "ray-aks.defaultDeletionRules" -}}
-- {policy: DeleteCluster, condition: {jobStatus: SUCCEEDED, ttlSeconds: 60}}
-{{- if .cron }}
-- {policy: DeleteSelf, condition: {jobStatus: SUCCEEDED, ttlSeconds: 86400}}
-{{- end }}
-- {policy: DeleteCluster, condition: {jobStatus: FAILED, ttlSeconds: 1800}}
-{{- if .cron }}
-- {policy: DeleteSelf, condition: {jobStatus: FAILED, ttlSeconds: 604800}}
-{{- end }}
-- {policy: DeleteCluster, condition: {jobDeploymentStatus: Failed, ttlSeconds: 1800}}
-{{- if .cron }}
-- {policy: DeleteSelf, condition: {jobDeploymentStatus: Failed, ttlSeconds: 604800}}
-{{- end }}
-{{- end -}}
-
-{{/*
-ray-aks.rayJob: a job's values over the defaults, as JSON. Takes a dict: context, kind ("rayJobs" or
-"rayCronJobs", the values map), key.
+ray-aks.rayJob: a job's values over its defaults, as JSON: rayJobDefaults, and for a RayCronJob
+rayCronJobDefaults over them. The job's values win (mergeOverwrite: a scalar or a list of the job
+replaces the default's, false, 0 and [] too; maps merge key by key), except `submitter.resources`
+and `deletionRules` (below). Takes a dict: context, kind ("rayJobs" or "rayCronJobs", the values
+map), key.
 */}}
 {{- define "ray-aks.rayJob" -}}
-{{- $cron := eq .kind "rayCronJobs" -}}
-{{- $job := get (get .context.Values .kind) .key -}}
-{{- $defaults := include "ray-aks.rayJobDefaults" . | fromYaml -}}
-{{- if $cron -}}
-{{- $defaults = merge $defaults (dict "timeZone" "" "suspend" false) -}}
+{{- $values := .context.Values -}}
+{{- $job := get (get $values .kind) .key -}}
+{{- $defaults := deepCopy ($values.rayJobDefaults | default dict) -}}
+{{- $rules := $defaults.deletionRules -}}
+{{- $_ := unset $defaults "deletionRules" -}}
+{{- if eq .kind "rayCronJobs" -}}
+{{- $cron := deepCopy ($values.rayCronJobDefaults | default dict) -}}
+{{- $rules = $cron.deletionRules -}}
+{{- $_ := unset $cron "deletionRules" -}}
+{{- $defaults = mergeOverwrite $defaults $cron -}}
 {{- end -}}
 {{- /* submitter.resources replaces, never merges: a job that sets requests only gets no default limits. */ -}}
 {{- if (($job.submitter | default dict).resources) -}}
 {{- $_ := unset $defaults "submitter" -}}
 {{- end -}}
 {{- $merged := mergeOverwrite $defaults (deepCopy $job) -}}
-{{- /* The job's own list, even an empty one (mergeOverwrite would keep a default over it); null: the defaults. */ -}}
-{{- if not (kindIs "invalid" $job.deletionRules) -}}
-{{- $_ := set $merged "deletionRules" (deepCopy $job.deletionRules) -}}
-{{- else if $merged.useChartCluster -}}
+{{- /* The job's own list wins, even an empty one; null or none: the defaults' rules, none on the chart's RayCluster. */ -}}
+{{- if kindIs "invalid" $job.deletionRules -}}
+{{- if $merged.useChartCluster -}}
 {{- $_ := set $merged "deletionRules" list -}}
 {{- else -}}
-{{- $_ := set $merged "deletionRules" (include "ray-aks.defaultDeletionRules" (dict "cron" $cron) | fromYamlArray) -}}
+{{- $_ := set $merged "deletionRules" ($rules | default list) -}}
+{{- end -}}
 {{- end -}}
 {{- $merged | toJson -}}
 {{- end -}}
