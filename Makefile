@@ -15,8 +15,12 @@ VENV  := $(ROOT)/.venv
 # python.mk and tools.mk first: they define the paths of the venv and the tools ($(VENV_STAMP),
 # $(HELM), ...) that the other files name as prerequisites, and make expands a rule's
 # prerequisites as it reads the rule (read earlier, they would be empty: nothing gets built).
+# generated.mk last: it derives a check from each generated file that the others declare, as
+# GENERATOR:FILE entries of GENERATED.
+GENERATED :=
 CORE_MAKEFILES := make/python.mk make/tools.mk
-include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES),$(sort $(wildcard make/*.mk)))
+LAST_MAKEFILES := make/generated.mk
+include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES) $(LAST_MAKEFILES),$(sort $(wildcard make/*.mk))) $(LAST_MAKEFILES)
 # Each area lists its checks (CHART_CHECKS, ...); `make test` runs them in this order: the chart
 # tools and checks first (minutes, and they fail fast), the cluster scenarios after the image checks
 # (their images are built by then, and their layers already in the shared registry), the Python
@@ -36,7 +40,8 @@ HELP_AREAS := Start here|Demo|Chart|Images and registries|AKS (infra/)|Test clus
 ## @category Start here
 .PHONY: help test check test-times-record
 help: ## List every target with its description
-	@awk -v areas="$(HELP_AREAS)" -v color=$$([ -t 1 ] && echo 1 || echo 0) -f tools/make_help.awk $(MAKEFILE_LIST)
+	@awk -v areas="$(HELP_AREAS)" -v color=$$([ -t 1 ] && echo 1 || echo 0) -f tools/make_help.awk \
+	  $(foreach makefile,$(MAKEFILE_LIST),<(sed -e '' $(help_generated_checks) $(makefile)))
 
 # One step at a time, each timed (tools/test_times.py): at the end, also after a failure, each step's
 # time beside the recorded ones, the steps that grew by more than half, the estimate for a fresh

@@ -41,54 +41,35 @@ validate: chart-renders ## kubeconform -strict: every object of every scenario a
 kube-lint: chart-renders ## kube-linter on the same renders (exceptions, each with its reason, in .kube-linter.yaml)
 	$(PY) -m tools.chart_checks kube-lint $(RENDER_DIR) --kube-linter $(KUBE_LINTER) --config $(KUBE_LINTER_CONFIG)
 
-# --- generated files: each `make X` writes one into the chart, its check X-check regenerates it
-# into a copy of the chart and diffs the copy's with the committed one ----------------------------
-# $(call check_generated,FILE,COMMAND,TARGET): COMMAND regenerates FILE (a path in the chart) in the
-# chart folder $$chart; TARGET is the `make` target that writes it in place.
-define check_generated
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -R $(CHART) "$$tmp/chart" && chart="$$tmp/chart" && \
-	  $(2) && \
-	  { diff -u $(CHART)/$(1) "$$chart/$(1)" || \
-	    { echo "$@: $(CHART)/$(1) is stale (diff above): run 'make $(3)' and commit it" >&2; exit 1; }; }
-	@echo "$@: $(CHART)/$(1) is up to date"
-endef
+# --- generated files: each declared once in GENERATED, next to its generator; make/generated.mk
+# derives the check X-check (docs-check, ...) that regenerates it in a copy of the tree and diffs ---
 
-# helm-docs on the chart folder $(1). It logs problems (a template error, an unparsable values.yaml)
-# as warnings and exits 0: this fails on any warning. (Its --documentation-strict-mode only counts
-# "# key -- text" comments, not the "# --" style the chart uses; tests/chart checks that every
-# value is documented.)
-helm_docs = mkdir -p $(CACHE) && { $(HELM_DOCS) --chart-search-root $(1) --template-files README.md.gotmpl \
-  --skip-version-footer --log-level warning 2> $(CACHE)/helm-docs.log && ! grep -q 'level=' $(CACHE)/helm-docs.log || \
-  { cat $(CACHE)/helm-docs.log >&2; echo "$@: helm-docs failed (above)" >&2; exit 1; }; }
-
+# helm-docs logs problems (a template error, an unparsable values.yaml) as warnings and exits 0: this
+# fails on any warning. (Its --documentation-strict-mode only counts "# key -- text" comments, not
+# the "# --" style the chart uses; tests/chart checks that every value is documented.)
+GENERATED += docs:$(CHART)/README.md
 docs: | tools ## Regenerate charts/ray-aks/README.md from README.md.gotmpl and the values.yaml "# --" comments
-	@$(call helm_docs,$(CHART))
+	@mkdir -p $(CACHE) && { $(HELM_DOCS) --chart-search-root $(CHART) --template-files README.md.gotmpl \
+	  --skip-version-footer --log-level warning 2> $(CACHE)/helm-docs.log && ! grep -q 'level=' $(CACHE)/helm-docs.log || \
+	  { cat $(CACHE)/helm-docs.log >&2; echo "$@: helm-docs failed (above)" >&2; exit 1; }; }
 	@echo "docs: wrote $(CHART)/README.md"
 
-docs-check: ## Fail when charts/ray-aks/README.md is not what `make docs` generates
-	$(call check_generated,README.md,$(call helm_docs,"$$chart"),docs)
-
-# The regenerated lock is checked with helm's own code too (chartlock check).
-chart-lock-check: ## Fail when charts/ray-aks/Chart.lock is out of sync with Chart.yaml's dependencies
-	$(call check_generated,Chart.lock,$(CHARTLOCK) write "$$chart" >/dev/null && $(CHARTLOCK) check "$$chart" >/dev/null,chart-lock)
-
+# The written lock is checked with helm's own code too (chartlock check), so chart-lock-check is.
+GENERATED += chart-lock:$(CHART)/Chart.lock
 chart-lock: | tools ## Write charts/ray-aks/Chart.lock offline (exact versions from Chart.yaml, helm's digest)
 	$(CHARTLOCK) write $(CHART)
+	$(CHARTLOCK) check $(CHART)
 
 # values.schema.json is generated, never edited: tools/schemas/chart_values.py writes it from its
 # hand-written source, values.schema.source.json, adding the Kubernetes types it refers to (from the
 # oldest Kubernetes version's OpenAPI documents, the module the kubeconform schemas come from), the
 # descriptions from values.yaml's "# --" comments, the RayCronJob keys from the RayJob's and the
-# workload cluster override definitions. $(1): the chart folder.
+# workload cluster override definitions.
 SCHEMA_KUBERNETES_VERSION := $(firstword $(KUBERNETES_VERSIONS))
-chart_values = dir=$(call go_module_dir,k8s.io/kubernetes@v$(SCHEMA_KUBERNETES_VERSION)) && test -d "$$dir/api/openapi-spec/v3" && \
-  $(PY) -m tools.schemas.chart_values "$$dir/api/openapi-spec/v3" --chart $(1)
-
+GENERATED += schema:$(CHART)/values.schema.json
 schema: | $(VENV_STAMP) ## Write charts/ray-aks/values.schema.json from values.schema.source.json and values.yaml's comments (edit the source, never the output)
-	@$(call chart_values,$(CHART))
-
-schema-check: ## Fail when charts/ray-aks/values.schema.json is not what `make schema` generates
-	$(call check_generated,values.schema.json,$(call chart_values,"$$chart") >/dev/null,schema)
+	@dir=$(call go_module_dir,k8s.io/kubernetes@v$(SCHEMA_KUBERNETES_VERSION)) && test -d "$$dir/api/openapi-spec/v3" && \
+	  $(PY) -m tools.schemas.chart_values "$$dir/api/openapi-spec/v3" --chart $(CHART)
 
 deps: | tools ## Fetch the kuberay-operator subchart into charts/ray-aks/charts/ (needs the KubeRay chart repo)
 	$(HELM) repo add kuberay $(KUBERAY_HELM_REPO) --force-update

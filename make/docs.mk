@@ -39,6 +39,7 @@ docs-site: $(DOCS_TOOLS) ## Build the documentation site (README.md + docs/) str
 docs-serve: $(DOCS_TOOLS) ## Preview the documentation site on http://127.0.0.1:8000 (DOCS_ADDRESS=host:port), rebuilt on every edit
 	$(MKDOCS) serve --dev-addr $(DOCS_ADDRESS) --config-file $(DOCS_CONFIG)
 
+# Needs PyPI: not in GENERATED, no offline check can regenerate it (make/generated.mk).
 docs-lock: $(VENV_STAMP) ## Regenerate tools/docs/requirements.txt from tools/docs/requirements.in (needs PyPI)
 	$(UV) pip compile tools/docs/requirements.in --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --quiet --output-file $(DOCS_REQUIREMENTS)

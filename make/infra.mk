@@ -47,12 +47,13 @@ INFRA_DIR := infra
 infra-tools: $(TOFU) $(TFLINT) $(CHECKOV_STAMP) ## Build OpenTofu and tflint (Go module proxy) and install checkov (PyPI) into ./bin
 	@:
 
+# Needs PyPI: not in GENERATED, no offline check can regenerate it (make/generated.mk).
 checkov-lock: $(VENV_STAMP) ## Regenerate tools/infra/checkov-requirements.txt from checkov-requirements.in (needs PyPI)
 	$(UV) pip compile tools/infra/checkov-requirements.in --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --quiet --output-file $(CHECKOV_REQUIREMENTS)
 
 # --- checks: one target per check, all offline --------------------------------------------------
-.PHONY: infra-fmt infra-lint infra-checkov infra-docs infra-docs-check test-infra
+.PHONY: infra-fmt infra-lint infra-checkov infra-docs test-infra
 
 infra-fmt: | $(TOFU) ## tofu fmt -check -recursive infra/ (offline)
 	$(TOFU) fmt -check -diff -recursive $(INFRA_DIR)
@@ -66,11 +67,10 @@ infra-lint: | $(TFLINT) ## tflint with its bundled Terraform rules, preset all (
 infra-checkov: $(CHECKOV_STAMP) | $(VENV_STAMP) ## checkov (framework terraform) on infra/: 0 failed checks; those failing on purpose are listed with reasons in infra/checkov-skips.yaml
 	$(PY) -m tools.infra.checkov_check --checkov $(CHECKOV) --skips $(INFRA_DIR)/checkov-skips.yaml $(INFRA_DIR)
 
+# make/generated.mk derives infra-docs-check from this entry.
+GENERATED += infra-docs:$(INFRA_DIR)/README.md
 infra-docs: $(VENV_STAMP) | $(TOFU) ## Regenerate the inputs and outputs tables of infra/README.md from the .tf files (tofu, offline)
 	$(PY) -m tools.infra.readme write --tofu $(TOFU)
-
-infra-docs-check: $(VENV_STAMP) | $(TOFU) ## Fail when infra/README.md's tables are not what make infra-docs writes
-	$(PY) -m tools.infra.readme check --tofu $(TOFU)
 
 # tests/infra is part of test-python in `make test`; this runs it alone.
 test-infra: $(VENV_STAMP) | $(TOFU) $(HELM) ## pytest tests/infra: the module against the GPU overlay, the chart's ServiceAccount, its values schema and docs/deploy-to-aks.md

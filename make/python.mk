@@ -17,6 +17,7 @@ $(VENV_STAMP): $(LOCK) workloads/pyproject.toml
 .PHONY: venv lock lint-python test-python test-fast
 venv: $(VENV_STAMP) ## Create .venv: the workloads package and test tools, pinned by workloads/requirements.lock
 
+# Needs PyPI: not in GENERATED, no offline check can regenerate it (make/generated.mk).
 lock: $(VENV_STAMP) ## Regenerate workloads/requirements.lock from workloads/pyproject.toml (needs PyPI)
 	$(UV) pip compile workloads/pyproject.toml --all-extras --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --no-header --quiet --output-file $(LOCK)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,14 +16,18 @@ from tests.conftest import REPO_ROOT
 VENV_STAMP = str(REPO_ROOT / ".venv" / ".installed")
 
 
+def run_make(*args: str, cwd: Path = REPO_ROOT, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """make ARGS in cwd, not in the make that may run pytest (its flags stay out)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check
+    )
+
+
 @functools.cache
 def make_database() -> str:
     """make's database (`make -pn`): its variables and rules as make resolved them."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    return subprocess.run(
-        ["make", "--no-print-directory", "-pn", "help"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    return run_make("-pn", "help").stdout
 
 
 @functools.cache
@@ -100,11 +106,7 @@ def test_make_check_is_a_subset_of_make_test() -> None:
 
 def make_dry_run(*args: str) -> str:
     """What `make -n ARGS` would run (nothing is built)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    return subprocess.run(
-        ["make", "--no-print-directory", "-n", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    return run_make("-n", *args).stdout
 
 
 # Paths that tests, tools/ and the README name: the tool table must keep them.
@@ -164,3 +166,156 @@ def test_each_target_has_its_prerequisites_in_one_file() -> None:
                     files.setdefault(target, set()).add(mk.name)
     split = {t: f for t, f in files.items() if len(f) > 1 and t != ".PHONY"}
     assert not split, f"targets whose prerequisites are split across files: {split}"
+
+
+# --- generated files: each declared once (GENERATED), its check derived by make/generated.mk ----
+
+
+def generated() -> dict[str, list[str]]:
+    """Generator target -> the committed files it writes, as GENERATED declares them."""
+    entries = (entry.partition(":") for entry in make_variable("GENERATED"))
+    return {generator: files.split(",") for generator, _, files in entries}
+
+
+def test_every_generated_file_is_declared_with_its_generator() -> None:
+    """The checks that `make check`, `make test` and the docs name are derived from a declaration."""
+    declared = generated()
+    assert {"docs", "chart-lock", "schema", "infra-docs"} <= set(declared)
+    for generator, files in declared.items():
+        assert generator in make_rules(), f"GENERATED names {generator}, which is no target"
+        for file in files:
+            assert (REPO_ROOT / file).is_file(), (
+                f"GENERATED: make {generator} writes {file}, which is not in the repository"
+            )
+
+
+@pytest.mark.parametrize("generator", sorted(generated()))
+def test_every_declared_generator_yields_its_check(generator: str) -> None:
+    """X-check is a phony target whose recipe is the derived one: regenerate in a copy, then diff."""
+    rule = re.search(rf"^{generator}-check:.*?\n\n", make_database(), re.M | re.S)
+    assert rule, f"no {generator}-check target"
+    assert f"Implicit/static pattern stem: '{generator}'" in rule.group(0)
+    assert "recipe to execute (from 'make/generated.mk'" in rule.group(0)
+    assert f"{generator}-check" in make_variable("GENERATED_CHECKS")
+
+
+def test_no_generated_file_check_is_written_by_hand() -> None:
+    checks = make_variable("GENERATED_CHECKS")
+    for mk in [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "make").glob("*.mk"))]:
+        for line in mk.read_text().splitlines():
+            target = line.partition(":")[0]
+            assert target not in checks, (
+                f"{mk.name} writes the rule of {target}, which make/generated.mk derives"
+            )
+
+
+def copy_of_the_repo(dest: Path, clone: bool) -> Path:
+    """The files the derived checks copy (git's tracked and untracked ones), with their times; in a
+    new git repository when `clone` (the checks list the files with git there, else with find)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO_ROOT / name
+        if source.is_symlink() or source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name, follow_symlinks=False)
+    if clone:
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest
+
+
+def make_in(tree: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """make in another tree, with this checkout's tools, .venv and cache."""
+    overrides = [f"BIN={REPO_ROOT / 'bin'}", f"VENV={REPO_ROOT / '.venv'}", f"CACHE={REPO_ROOT / '.cache'}"]
+    return run_make(*targets, *overrides, cwd=tree, check=False)
+
+
+def stale_digest(text: str) -> str:
+    """Chart.lock with another digest (a comment alone would not do: chartlock keeps a lock in sync)."""
+    return re.sub(r"^digest: sha256:.", "digest: sha256:_", text, flags=re.M)
+
+
+@pytest.mark.parametrize(
+    ("generator", "file", "make_stale", "clone"),
+    [
+        ("chart-lock", "charts/ray-aks/Chart.lock", stale_digest, True),
+        ("docs", "charts/ray-aks/README.md", lambda text: text + "| a row nobody documented |\n", True),
+        ("chart-lock", "charts/ray-aks/Chart.lock", stale_digest, False),
+    ],
+    ids=["chart-lock", "docs", "chart-lock-not-a-git-tree"],
+)
+def test_a_derived_check_fails_on_a_stale_file_and_names_the_generator(
+    tmp_path: Path, generator: str, file: str, make_stale, clone: bool
+) -> None:
+    """On a copy of the repository: the check fails naming the file and `make X`, leaves the file as
+    it was, and passes once `make X` rewrote it."""
+    tree = copy_of_the_repo(tmp_path, clone)
+    stale = make_stale((tree / file).read_text())
+    (tree / file).write_text(stale)
+
+    failed = make_in(tree, f"{generator}-check")
+    assert failed.returncode != 0, failed.stdout
+    assert (
+        f"{generator}-check: {file} is stale (diff above): run 'make {generator}' and commit it"
+        in failed.stderr
+    )
+    assert (tree / file).read_text() == stale, "the check wrote the file in place"
+
+    generated_now = make_in(tree, generator)
+    assert generated_now.returncode == 0, generated_now.stderr
+    passed = make_in(tree, f"{generator}-check")
+    assert passed.returncode == 0, passed.stderr
+    assert f"{generator}-check: {file} is up to date" in passed.stdout
+
+
+# --- make help ----------------------------------------------------------------------------------
+
+
+@functools.cache
+def make_help() -> list[tuple[str, str]]:
+    """`make help` as (area, target) rows, in the order printed."""
+    out = run_make("help").stdout
+    rows, area = [], ""
+    for line in out.splitlines():
+        if line and not line.startswith(" "):
+            area = line
+        elif line.strip():
+            rows.append((area, line.split()[0]))
+    return rows
+
+
+def described_targets() -> list[str]:
+    """Every target whose rule line carries a `## description` in the makefiles."""
+    targets = []
+    for mk in [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "make").glob("*.mk"))]:
+        targets += re.findall(r"^([a-zA-Z0-9_.-]+):.*## ", mk.read_text(), re.M)
+    return targets
+
+
+def test_make_help_lists_every_described_target_once_in_an_area() -> None:
+    listed = [target for _, target in make_help()]
+    expected = described_targets() + make_variable("GENERATED_CHECKS")
+    assert sorted(listed) == sorted(set(expected)), "make help and the makefiles' ## descriptions differ"
+    assert "Other" not in {area for area, _ in make_help()}, (
+        "a target is described above its file's ## @category"
+    )
+
+
+def test_make_help_prints_the_areas_in_the_order_of_help_areas() -> None:
+    wanted = re.search(r"^HELP_AREAS := (.*)$", make_database(), re.M).group(1).split("|")
+    printed = list(dict.fromkeys(area for area, _ in make_help()))
+    assert printed == [area for area in wanted if area in printed], printed
+    assert set(printed) == set(wanted), "an area is missing from HELP_AREAS or has no target"
+
+
+@pytest.mark.parametrize("generator", sorted(generated()))
+def test_make_help_lists_each_derived_check_after_its_generator(generator: str) -> None:
+    rows = make_help()
+    at = [target for _, target in rows].index(generator)
+    assert rows[at + 1] == (rows[at][0], f"{generator}-check")
+
+
+def test_make_help_lists_generate_and_verify_to_start_with() -> None:
+    assert {("Start here", "generate"), ("Start here", "verify")} <= set(make_help())
