@@ -36,7 +36,7 @@ resource "azurerm_kubernetes_cluster" "this" {
     tags                        = local.tags
 
     upgrade_settings {
-      max_surge = "10%"
+      max_surge = local.upgrade_max_surge.system
     }
   }
 
@@ -108,87 +108,51 @@ resource "azurerm_kubernetes_cluster" "this" {
   }
 }
 
-# The user pools: the CPU pool always, the GPU and Spot pools when enabled. Each scales with the
-# cluster autoscaler, which owns node_count after creation.
-resource "azurerm_kubernetes_cluster_node_pool" "cpu" {
-  name                    = local.node_pools.cpu.name
-  kubernetes_cluster_id   = azurerm_kubernetes_cluster.this.id
-  mode                    = local.node_pools.cpu.mode
-  vm_size                 = local.node_pools.cpu.vm_size
-  os_disk_type            = local.node_pools.cpu.os_disk_type
-  auto_scaling_enabled    = true
-  node_count              = local.node_pools.cpu.min_count
-  min_count               = local.node_pools.cpu.min_count
-  max_count               = local.node_pools.cpu.max_count
-  max_pods                = var.max_pods
-  node_taints             = local.node_pools.cpu.node_taints
-  node_labels             = local.node_pools.cpu.node_labels
-  host_encryption_enabled = var.host_encryption_enabled
-  orchestrator_version    = var.kubernetes_version
-  tags                    = local.tags
-
-  upgrade_settings {
-    max_surge = "10%"
-  }
-
-  lifecycle {
-    ignore_changes = [node_count]
-  }
+locals {
+  # How many extra nodes an upgrade may add to a pool at a time. Spot pools take no surge settings
+  # (AKS reimages Spot nodes in place).
+  upgrade_max_surge = { system = "10%", cpu = "10%", gpu = "1", spot = null }
 }
 
-resource "azurerm_kubernetes_cluster_node_pool" "gpu" {
-  count = local.node_pools.gpu.enabled ? 1 : 0
+# The user pools (spec.tf): the CPU pool always, the GPU and Spot pools when enabled. Each scales
+# with the cluster autoscaler, which owns node_count after creation.
+resource "azurerm_kubernetes_cluster_node_pool" "user" {
+  for_each = { for name, pool in local.node_pools : name => pool if pool.enabled && pool.mode == "User" }
 
-  name                  = local.node_pools.gpu.name
+  name                  = each.value.name
   kubernetes_cluster_id = azurerm_kubernetes_cluster.this.id
-  mode                  = local.node_pools.gpu.mode
-  vm_size               = local.node_pools.gpu.vm_size
-  os_disk_type          = local.node_pools.gpu.os_disk_type
-  gpu_driver            = local.node_pools.gpu.gpu_driver
-  # From zero: no GPU node exists until a pod that tolerates the taint asks for one.
-  auto_scaling_enabled    = true
-  node_count              = local.node_pools.gpu.min_count
-  min_count               = local.node_pools.gpu.min_count
-  max_count               = local.node_pools.gpu.max_count
-  max_pods                = var.max_pods
-  node_taints             = local.node_pools.gpu.node_taints
-  node_labels             = local.node_pools.gpu.node_labels
-  host_encryption_enabled = var.host_encryption_enabled
-  orchestrator_version    = var.kubernetes_version
-  tags                    = local.tags
+  mode                  = each.value.mode
+  orchestrator_version  = var.kubernetes_version
+  tags                  = local.tags
 
-  upgrade_settings {
-    max_surge = "1"
+  # The machines: size, disk, GPU driver (GPU pool only), pods per node.
+  vm_size                 = each.value.vm_size
+  os_disk_type            = each.value.os_disk_type
+  gpu_driver              = each.value.gpu_driver
+  host_encryption_enabled = var.host_encryption_enabled
+  max_pods                = var.max_pods
+
+  # Spot VMs (Spot pool only; the others are Regular).
+  priority        = each.value.priority
+  eviction_policy = each.value.eviction_policy
+  spot_max_price  = each.value.spot_max_price
+
+  auto_scaling_enabled = true
+  node_count           = each.value.min_count
+  min_count            = each.value.min_count
+  max_count            = each.value.max_count
+
+  # Which pods land here: those that tolerate the taints (and select the labels).
+  node_taints = each.value.node_taints
+  node_labels = each.value.node_labels
+
+  dynamic "upgrade_settings" {
+    for_each = local.upgrade_max_surge[each.key] == null ? [] : [local.upgrade_max_surge[each.key]]
+    content {
+      max_surge = upgrade_settings.value
+    }
   }
 
-  lifecycle {
-    ignore_changes = [node_count]
-  }
-}
-
-resource "azurerm_kubernetes_cluster_node_pool" "spot" {
-  count = local.node_pools.spot.enabled ? 1 : 0
-
-  name                    = local.node_pools.spot.name
-  kubernetes_cluster_id   = azurerm_kubernetes_cluster.this.id
-  mode                    = local.node_pools.spot.mode
-  priority                = local.node_pools.spot.priority
-  eviction_policy         = local.node_pools.spot.eviction_policy
-  spot_max_price          = local.node_pools.spot.spot_max_price
-  vm_size                 = local.node_pools.spot.vm_size
-  os_disk_type            = local.node_pools.spot.os_disk_type
-  auto_scaling_enabled    = true
-  node_count              = local.node_pools.spot.min_count
-  min_count               = local.node_pools.spot.min_count
-  max_count               = local.node_pools.spot.max_count
-  max_pods                = var.max_pods
-  node_taints             = local.node_pools.spot.node_taints
-  node_labels             = local.node_pools.spot.node_labels
-  host_encryption_enabled = var.host_encryption_enabled
-  orchestrator_version    = var.kubernetes_version
-  tags                    = local.tags
-
-  # Spot pools take no upgrade surge settings (AKS reimages Spot nodes in place).
   lifecycle {
     ignore_changes = [node_count]
   }

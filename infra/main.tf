@@ -1,7 +1,7 @@
 # ray-aks on AKS: the resource group and what Azure decides for spec.tf. Each area has its file:
 # aks.tf (the cluster, its node pools, who may administer it), registry.tf, identity.tf, storage.tf,
-# monitoring.tf; spec.tf holds the settings they share with the chart, outputs.tf what `make aks`
-# reads back.
+# roles.tf (the roles of the module's own identities), monitoring.tf; spec.tf holds the settings
+# they share with the chart, outputs.tf what `make aks` reads back, moved.tf the renamed addresses.
 
 data "azurerm_client_config" "current" {}
 

@@ -15,52 +15,6 @@ resource "azurerm_log_analytics_workspace" "this" {
   tags                = local.tags
 }
 
-resource "azurerm_monitor_data_collection_rule" "container_insights" {
-  count = var.container_insights_enabled ? 1 : 0
-
-  name                = "MSCI-${var.location}-${local.names.cluster}"
-  resource_group_name = azurerm_resource_group.this.name
-  location            = azurerm_resource_group.this.location
-  kind                = "Linux"
-
-  destinations {
-    log_analytics {
-      name                  = "logs"
-      workspace_resource_id = azurerm_log_analytics_workspace.this[0].id
-    }
-  }
-
-  data_flow {
-    streams      = ["Microsoft-ContainerInsights-Group-Default"]
-    destinations = ["logs"]
-  }
-
-  data_sources {
-    extension {
-      name           = "ContainerInsightsExtension"
-      extension_name = "ContainerInsights"
-      streams        = ["Microsoft-ContainerInsights-Group-Default"]
-      extension_json = jsonencode({
-        dataCollectionSettings = {
-          interval               = "1m"
-          namespaceFilteringMode = "Off"
-          enableContainerLogV2   = true
-        }
-      })
-    }
-  }
-
-  tags = local.tags
-}
-
-resource "azurerm_monitor_data_collection_rule_association" "container_insights" {
-  count = var.container_insights_enabled ? 1 : 0
-
-  name                    = "ContainerInsightsExtension"
-  target_resource_id      = azurerm_kubernetes_cluster.this.id
-  data_collection_rule_id = azurerm_monitor_data_collection_rule.container_insights[0].id
-}
-
 resource "azurerm_monitor_workspace" "this" {
   count = var.managed_prometheus_enabled ? 1 : 0
 
@@ -81,45 +35,99 @@ resource "azurerm_monitor_data_collection_endpoint" "prometheus" {
   tags                = local.tags
 }
 
-resource "azurerm_monitor_data_collection_rule" "prometheus" {
-  count = var.managed_prometheus_enabled ? 1 : 0
+# Each part sends one stream from the cluster to its workspace: a data collection rule, associated
+# with the cluster (the monitoring agent's association takes the extension's name, the metrics
+# agent's the rule's). The Prometheus rule also names its endpoint.
+locals {
+  data_collection_rules = {
+    container_insights = {
+      enabled          = var.container_insights_enabled
+      name             = "MSCI-${var.location}-${local.names.cluster}"
+      association_name = "ContainerInsightsExtension"
+      stream           = "Microsoft-ContainerInsights-Group-Default"
+      destination      = "logs"
+      endpoint_id      = null
+    }
+    prometheus = {
+      enabled          = var.managed_prometheus_enabled
+      name             = "MSProm-${var.location}-${local.names.cluster}"
+      association_name = "MSProm-${var.location}-${local.names.cluster}"
+      stream           = "Microsoft-PrometheusMetrics"
+      destination      = "prometheus"
+      endpoint_id      = one(azurerm_monitor_data_collection_endpoint.prometheus[*].id)
+    }
+  }
+}
 
-  name                        = "MSProm-${var.location}-${local.names.cluster}"
+resource "azurerm_monitor_data_collection_rule" "cluster" {
+  for_each = { for part, rule in local.data_collection_rules : part => rule if rule.enabled }
+
+  name                        = each.value.name
   resource_group_name         = azurerm_resource_group.this.name
   location                    = azurerm_resource_group.this.location
   kind                        = "Linux"
-  data_collection_endpoint_id = azurerm_monitor_data_collection_endpoint.prometheus[0].id
+  data_collection_endpoint_id = each.value.endpoint_id
 
+  # Container Insights into the Log Analytics workspace, Prometheus metrics into the Azure Monitor
+  # workspace.
   destinations {
-    monitor_account {
-      name               = "prometheus"
-      monitor_account_id = azurerm_monitor_workspace.this[0].id
+    dynamic "log_analytics" {
+      for_each = each.key == "container_insights" ? azurerm_log_analytics_workspace.this[*].id : []
+      content {
+        name                  = each.value.destination
+        workspace_resource_id = log_analytics.value
+      }
+    }
+    dynamic "monitor_account" {
+      for_each = each.key == "prometheus" ? azurerm_monitor_workspace.this[*].id : []
+      content {
+        name               = each.value.destination
+        monitor_account_id = monitor_account.value
+      }
     }
   }
 
   data_flow {
-    streams      = ["Microsoft-PrometheusMetrics"]
-    destinations = ["prometheus"]
+    streams      = [each.value.stream]
+    destinations = [each.value.destination]
   }
 
   data_sources {
-    prometheus_forwarder {
-      name    = "PrometheusDataSource"
-      streams = ["Microsoft-PrometheusMetrics"]
+    dynamic "extension" {
+      for_each = each.key == "container_insights" ? ["ContainerInsights"] : []
+      content {
+        name           = "ContainerInsightsExtension"
+        extension_name = extension.value
+        streams        = [each.value.stream]
+        extension_json = jsonencode({
+          dataCollectionSettings = {
+            interval               = "1m"
+            namespaceFilteringMode = "Off"
+            enableContainerLogV2   = true
+          }
+        })
+      }
+    }
+    dynamic "prometheus_forwarder" {
+      for_each = each.key == "prometheus" ? ["PrometheusDataSource"] : []
+      content {
+        name    = prometheus_forwarder.value
+        streams = [each.value.stream]
+      }
     }
   }
 
   tags = local.tags
 }
 
-# The metrics agent finds its rule through the rule association and its endpoint through the
-# endpoint association (whose name AKS requires to be configurationAccessEndpoint).
-resource "azurerm_monitor_data_collection_rule_association" "prometheus_rule" {
-  count = var.managed_prometheus_enabled ? 1 : 0
+# The agents find their rule through this association; the metrics agent finds its endpoint through
+# the endpoint association (whose name AKS requires to be configurationAccessEndpoint).
+resource "azurerm_monitor_data_collection_rule_association" "cluster" {
+  for_each = azurerm_monitor_data_collection_rule.cluster
 
-  name                    = "MSProm-${var.location}-${local.names.cluster}"
+  name                    = local.data_collection_rules[each.key].association_name
   target_resource_id      = azurerm_kubernetes_cluster.this.id
-  data_collection_rule_id = azurerm_monitor_data_collection_rule.prometheus[0].id
+  data_collection_rule_id = each.value.id
 }
 
 resource "azurerm_monitor_data_collection_rule_association" "prometheus_endpoint" {

@@ -1,6 +1,7 @@
 # What `make aks` reads back. Every value comes from a local (spec.tf, or main.tf's Azure answers),
 # never from a resource directly: tools/infra/harness.py evaluates this file offline with spec.tf.
 
+# make aks reads the first three with `tofu output -raw`.
 output "resource_group_name" {
   description = "Resource group of everything the module created."
   value       = local.names.resource_group
@@ -11,14 +12,14 @@ output "cluster_name" {
   value       = local.names.cluster
 }
 
-output "get_credentials_command" {
-  description = "The command that writes the cluster's kubeconfig entry (`make aks` runs it)."
-  value       = "az aks get-credentials --resource-group ${local.names.resource_group} --name ${local.names.cluster} --overwrite-existing"
-}
-
 output "acr_name" {
   description = "Name of the container registry: `make push ACR_NAME=<this>` and `make install ACR_NAME=<this>`."
   value       = local.names.acr
+}
+
+output "get_credentials_command" {
+  description = "The command that writes the cluster's kubeconfig entry (`make aks` runs it)."
+  value       = "az aks get-credentials --resource-group ${local.names.resource_group} --name ${local.names.cluster} --overwrite-existing"
 }
 
 output "acr_login_server" {
@@ -26,44 +27,30 @@ output "acr_login_server" {
   value       = local.created.registry_login_server
 }
 
-output "oidc_issuer_url" {
-  description = "The cluster's OIDC issuer, which the federated credential trusts."
-  value       = local.created.oidc_issuer_url
+output "workload_identity" {
+  description = "The identity the Ray pods act as: client_id (the chart's workloadIdentity.clientId), subject (the ServiceAccount the federated credential accepts: system:serviceaccount:<namespace>:<service_account_name>) and oidc_issuer_url (the cluster's OIDC issuer, which the credential trusts)."
+  value = {
+    client_id       = local.created.workload_identity_client_id
+    subject         = local.workload_identity.federated_subject
+    oidc_issuer_url = local.created.oidc_issuer_url
+  }
 }
 
-output "workload_identity_client_id" {
-  description = "Client id of the identity the Ray pods act as (the chart's workloadIdentity.clientId)."
-  value       = local.created.workload_identity_client_id
+output "shared_storage" {
+  description = "The shared storage: account_name (the storage account) and container_name (the Blob container mounted at /mnt/cluster_storage)."
+  value = {
+    account_name   = local.names.storage_account
+    container_name = var.storage_container_name
+  }
 }
 
-output "workload_identity_subject" {
-  description = "The ServiceAccount the federated credential accepts: system:serviceaccount:<namespace>:<service_account_name>."
-  value       = local.workload_identity.federated_subject
-}
-
-output "storage_account_name" {
-  description = "Storage account of the shared storage."
-  value       = local.names.storage_account
-}
-
-output "storage_container_name" {
-  description = "Blob container mounted at /mnt/cluster_storage."
-  value       = var.storage_container_name
-}
-
-output "node_pools" {
-  description = "Each node pool: enabled, VM size, autoscaler range, taints and labels (those AKS adds itself in aks_node_taints and aks_node_labels)."
-  value       = local.node_pools
-}
-
-output "network_profile" {
-  description = "Network plugin, mode, dataplane and policy engine, and the address ranges."
-  value       = local.network_profile
-}
-
-output "cluster_features" {
-  description = "Sign-in and identity features (OIDC issuer, workload identity, Entra ID with Azure RBAC, local accounts off) and the Blob CSI driver."
-  value       = local.cluster_features
+output "cluster_spec" {
+  description = "The cluster as spec.tf states it: node_pools (each pool's enabled, VM size, autoscaler range, taints and labels, those AKS adds itself in aks_node_taints and aks_node_labels), network_profile (network plugin, mode, dataplane and policy engine, the address ranges) and cluster_features (OIDC issuer, workload identity, Entra ID with Azure RBAC, local accounts off, the Blob CSI driver)."
+  value = {
+    node_pools       = local.node_pools
+    network_profile  = local.network_profile
+    cluster_features = local.cluster_features
+  }
 }
 
 output "chart_values" {

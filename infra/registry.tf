@@ -9,11 +9,3 @@ resource "azurerm_container_registry" "this" {
   admin_enabled       = false
   tags                = local.tags
 }
-
-resource "azurerm_role_assignment" "kubelet_acr_pull" {
-  scope                            = azurerm_container_registry.this.id
-  role_definition_name             = "AcrPull"
-  principal_id                     = azurerm_kubernetes_cluster.this.kubelet_identity[0].object_id
-  principal_type                   = "ServicePrincipal"
-  skip_service_principal_aad_check = true
-}

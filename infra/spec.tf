@@ -33,77 +33,46 @@ locals {
   spot_taint = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
   spot_label = { "kubernetes.azure.com/scalesetpriority" = "spot" }
 
-  # Every pool autoscales between min_count and max_count. aks_node_labels and aks_node_taints are
-  # what AKS puts on the nodes by itself; node_labels and node_taints what the pool sets.
+  # What a pool is unless it says otherwise: a user pool of regular VMs that scales from zero, with
+  # no taint or label of its own or from AKS. aks_node_labels and aks_node_taints are what AKS puts
+  # on the nodes by itself; node_labels and node_taints what the pool sets.
+  node_pool_defaults = {
+    enabled         = true
+    mode            = "User"
+    priority        = "Regular"
+    min_count       = 0
+    node_taints     = tolist([])
+    node_labels     = tomap({})
+    aks_node_taints = tolist([])
+    aks_node_labels = tomap({})
+    gpu_driver      = null
+    spot_max_price  = null
+    eviction_policy = null
+  }
+
+  # Every pool autoscales between min_count and max_count: its size, disk and counts (and the GPU
+  # driver, the Spot price) are var.node_pools', the rest is how it differs from node_pool_defaults.
   node_pools = {
-    system = {
-      enabled         = true
-      name            = "system"
-      mode            = "System"
-      priority        = "Regular"
-      vm_size         = var.system_pool.vm_size
-      os_disk_type    = var.system_pool.os_disk_type
-      min_count       = var.system_pool.min_count
-      max_count       = var.system_pool.max_count
-      node_taints     = ["CriticalAddonsOnly=true:NoSchedule"]
-      node_labels     = tomap({})
-      aks_node_taints = tolist([])
-      aks_node_labels = tomap({})
-      gpu_driver      = null
-      spot_max_price  = null
-      eviction_policy = null
-    }
-    cpu = {
-      enabled         = true
-      name            = "cpu"
-      mode            = "User"
-      priority        = "Regular"
-      vm_size         = var.cpu_pool.vm_size
-      os_disk_type    = var.cpu_pool.os_disk_type
-      min_count       = var.cpu_pool.min_count
-      max_count       = var.cpu_pool.max_count
-      node_taints     = tolist([])
-      node_labels     = tomap({})
-      aks_node_taints = tolist([])
-      aks_node_labels = tomap({})
-      gpu_driver      = null
-      spot_max_price  = null
-      eviction_policy = null
-    }
-    gpu = {
-      enabled         = var.gpu_pool.enabled
+    system = merge(local.node_pool_defaults, var.node_pools.system, {
+      name        = "system"
+      mode        = "System"
+      node_taints = ["CriticalAddonsOnly=true:NoSchedule"]
+    })
+    cpu = merge(local.node_pool_defaults, var.node_pools.cpu, { name = "cpu" })
+    gpu = merge(local.node_pool_defaults, var.node_pools.gpu, {
       name            = "gpu"
-      mode            = "User"
-      priority        = "Regular"
-      vm_size         = var.gpu_pool.vm_size
-      os_disk_type    = var.gpu_pool.os_disk_type
-      min_count       = 0
-      max_count       = var.gpu_pool.max_count
       node_taints     = [local.gpu_taint]
-      node_labels     = tomap({})
-      aks_node_taints = tolist([])
       aks_node_labels = { "kubernetes.azure.com/accelerator" = "nvidia" }
-      gpu_driver      = var.gpu_driver
-      spot_max_price  = null
-      eviction_policy = null
-    }
-    spot = {
-      enabled         = var.spot_pool.enabled
+    })
+    spot = merge(local.node_pool_defaults, var.node_pools.spot, {
       name            = "spot"
-      mode            = "User"
       priority        = "Spot"
-      vm_size         = var.spot_pool.vm_size
-      os_disk_type    = var.spot_pool.os_disk_type
-      min_count       = 0
-      max_count       = var.spot_pool.max_count
       node_taints     = [local.spot_taint]
       node_labels     = local.spot_label
       aks_node_taints = [local.spot_taint]
       aks_node_labels = local.spot_label
-      gpu_driver      = null
-      spot_max_price  = var.spot_pool.max_price
       eviction_policy = "Delete"
-    }
+    })
   }
 
   # Azure CNI Overlay with the Cilium dataplane: Cilium enforces the chart's NetworkPolicies.

@@ -43,24 +43,3 @@ resource "azurerm_storage_container" "shared" {
   storage_account_id    = azurerm_storage_account.shared.id
   container_access_type = "private"
 }
-
-# The Ray pods' identity reads and writes blobs: BlobFuse2 mounts with the pod's workload identity
-# token (mountWithWorkloadIdentityToken in the values file), so no account key reaches the nodes.
-resource "azurerm_role_assignment" "workload_blob_data" {
-  scope                            = azurerm_storage_account.shared.id
-  role_definition_name             = local.workload_identity.storage_role
-  principal_id                     = azurerm_user_assigned_identity.workload.principal_id
-  principal_type                   = "ServicePrincipal"
-  skip_service_principal_aad_check = true
-}
-
-# The Blob CSI driver's controller acts as the cluster's identity when it provisions the chart's
-# claim on this account (it checks the container through Resource Manager and reads the account's
-# keys for its volume secret). AKS grants that identity roles only in the node resource group.
-resource "azurerm_role_assignment" "cluster_storage_account" {
-  scope                            = azurerm_storage_account.shared.id
-  role_definition_name             = "Storage Account Contributor"
-  principal_id                     = azurerm_kubernetes_cluster.this.identity[0].principal_id
-  principal_type                   = "ServicePrincipal"
-  skip_service_principal_aad_check = true
-}

@@ -170,122 +170,70 @@ variable "max_pods" {
   }
 }
 
-variable "system_pool" {
-  description = "The system node pool: cluster add-ons only (tainted CriticalAddonsOnly=true:NoSchedule, so no Ray pod lands there), autoscaled between min_count and max_count. os_disk_type Ephemeral needs a size with a local disk (the `d` in D4ds_v5)."
+variable "node_pools" {
+  description = "The node pools, each autoscaled by the cluster autoscaler up to max_count. `system`: cluster add-ons only (tainted CriticalAddonsOnly=true:NoSchedule, so no Ray pod lands there). `cpu`: the Ray head, the CPU workers and MLflow (untainted; the chart's default worker asks for 2 CPUs and 8 GiB). `gpu`: the GPU overlay's pool (charts/ray-aks-gpu-values.yaml), NVIDIA sizes only, tainted sku=gpu:NoSchedule and scaled from 0 (no GPU node runs, and none is paid for, until a GPU pod waits); AKS labels its nodes kubernetes.azure.com/accelerator=nvidia; GPU sizes need quota in the region; its gpu_driver is `Install` (AKS installs the NVIDIA driver; deploy NVIDIA's device plugin to expose nvidia.com/gpu) or `None` (for the NVIDIA GPU Operator, which installs its own), and changing it replaces the pool. `spot`: an optional pool of Spot VMs (evicted when Azure needs the capacity), scaled from 0; AKS taints and labels it kubernetes.azure.com/scalesetpriority=spot, so only pods that tolerate the taint land there; spot_max_price -1 pays up to the on-demand price. os_disk_type Ephemeral needs a size with a local disk (the `d` in D4ds_v5)."
   type = object({
-    vm_size      = optional(string, "Standard_D4ds_v5")
-    min_count    = optional(number, 1)
-    max_count    = optional(number, 3)
-    os_disk_type = optional(string, "Ephemeral")
+    system = optional(object({
+      vm_size      = optional(string, "Standard_D4ds_v5")
+      min_count    = optional(number, 1)
+      max_count    = optional(number, 3)
+      os_disk_type = optional(string, "Ephemeral")
+    }), {})
+    cpu = optional(object({
+      vm_size      = optional(string, "Standard_D8ds_v5")
+      min_count    = optional(number, 1)
+      max_count    = optional(number, 3)
+      os_disk_type = optional(string, "Ephemeral")
+    }), {})
+    gpu = optional(object({
+      enabled      = optional(bool, true)
+      vm_size      = optional(string, "Standard_NC4as_T4_v3")
+      max_count    = optional(number, 2)
+      os_disk_type = optional(string, "Ephemeral")
+      gpu_driver   = optional(string, "Install")
+    }), {})
+    spot = optional(object({
+      enabled        = optional(bool, false)
+      vm_size        = optional(string, "Standard_D8ds_v5")
+      max_count      = optional(number, 4)
+      spot_max_price = optional(number, -1)
+      os_disk_type   = optional(string, "Ephemeral")
+    }), {})
   })
   default = {
-    vm_size      = "Standard_D4ds_v5"
-    min_count    = 1
-    max_count    = 3
-    os_disk_type = "Ephemeral"
+    system = { vm_size = "Standard_D4ds_v5", min_count = 1, max_count = 3, os_disk_type = "Ephemeral" }
+    cpu    = { vm_size = "Standard_D8ds_v5", min_count = 1, max_count = 3, os_disk_type = "Ephemeral" }
+    gpu    = { enabled = true, vm_size = "Standard_NC4as_T4_v3", max_count = 2, os_disk_type = "Ephemeral", gpu_driver = "Install" }
+    spot   = { enabled = false, vm_size = "Standard_D8ds_v5", max_count = 4, spot_max_price = -1, os_disk_type = "Ephemeral" }
   }
 
   validation {
-    condition     = var.system_pool.min_count >= 1 && var.system_pool.max_count >= var.system_pool.min_count && var.system_pool.max_count <= 100
-    error_message = "system_pool needs 1 <= min_count <= max_count <= 100 (a system pool never scales to zero)."
+    condition     = alltrue([for pool in var.node_pools : contains(["Ephemeral", "Managed"], pool.os_disk_type) && can(regex("^Standard_", pool.vm_size))])
+    error_message = "node_pools: each pool's os_disk_type must be Ephemeral or Managed, and its vm_size a size such as Standard_D8ds_v5."
   }
 
   validation {
-    condition     = contains(["Ephemeral", "Managed"], var.system_pool.os_disk_type) && can(regex("^Standard_", var.system_pool.vm_size))
-    error_message = "system_pool.os_disk_type must be Ephemeral or Managed, and system_pool.vm_size a size such as Standard_D4ds_v5."
-  }
-}
-
-variable "cpu_pool" {
-  description = "The CPU user pool where the Ray head, the CPU workers and MLflow run (untainted), autoscaled between min_count and max_count. The chart's default worker asks for 2 CPUs and 8 GiB."
-  type = object({
-    vm_size      = optional(string, "Standard_D8ds_v5")
-    min_count    = optional(number, 1)
-    max_count    = optional(number, 3)
-    os_disk_type = optional(string, "Ephemeral")
-  })
-  default = {
-    vm_size      = "Standard_D8ds_v5"
-    min_count    = 1
-    max_count    = 3
-    os_disk_type = "Ephemeral"
-  }
-
-  validation {
-    condition     = var.cpu_pool.min_count >= 1 && var.cpu_pool.max_count >= var.cpu_pool.min_count && var.cpu_pool.max_count <= 100
-    error_message = "cpu_pool needs 1 <= min_count <= max_count <= 100 (the Ray head needs a node at all times)."
-  }
-
-  validation {
-    condition     = contains(["Ephemeral", "Managed"], var.cpu_pool.os_disk_type) && can(regex("^Standard_", var.cpu_pool.vm_size))
-    error_message = "cpu_pool.os_disk_type must be Ephemeral or Managed, and cpu_pool.vm_size a size such as Standard_D8ds_v5."
-  }
-}
-
-variable "gpu_pool" {
-  description = "The GPU pool for the GPU overlay (charts/ray-aks-gpu-values.yaml): NVIDIA sizes only, tainted sku=gpu:NoSchedule, autoscaled from 0 to max_count (no GPU node runs, and none is paid for, until a GPU pod waits). AKS labels its nodes kubernetes.azure.com/accelerator=nvidia. GPU sizes need quota in the region."
-  type = object({
-    enabled      = optional(bool, true)
-    vm_size      = optional(string, "Standard_NC4as_T4_v3")
-    max_count    = optional(number, 2)
-    os_disk_type = optional(string, "Ephemeral")
-  })
-  default = {
-    enabled      = true
-    vm_size      = "Standard_NC4as_T4_v3"
-    max_count    = 2
-    os_disk_type = "Ephemeral"
+    # The system pool and the CPU pool, where the Ray head runs, never scale to zero; the GPU and
+    # Spot pools always start from zero.
+    condition     = alltrue([for pool in [var.node_pools.system, var.node_pools.cpu] : pool.min_count >= 1 && pool.max_count >= pool.min_count]) && alltrue([for pool in var.node_pools : pool.max_count >= 1 && pool.max_count <= 100])
+    error_message = "node_pools.system and node_pools.cpu need 1 <= min_count <= max_count (the system pool and the Ray head need a node at all times), and every pool's max_count must be 1-100."
   }
 
   validation {
     # AKS sets the accelerator label, which the GPU overlay selects, on NVIDIA sizes only: NC, ND and
     # NV (the NVv4 sizes, *as_v4, carry AMD GPUs).
-    condition     = can(regex("^Standard_N[CDV]", var.gpu_pool.vm_size)) && !can(regex("^Standard_NV[0-9]+as_v4$", var.gpu_pool.vm_size))
-    error_message = "gpu_pool.vm_size must be an NVIDIA GPU size (Standard_NC*, Standard_ND*, Standard_NV* but not the AMD NVv4): AKS labels only those kubernetes.azure.com/accelerator=nvidia, which the GPU overlay selects."
+    condition     = can(regex("^Standard_N[CDV]", var.node_pools.gpu.vm_size)) && !can(regex("^Standard_NV[0-9]+as_v4$", var.node_pools.gpu.vm_size))
+    error_message = "node_pools.gpu.vm_size must be an NVIDIA GPU size (Standard_NC*, Standard_ND*, Standard_NV* but not the AMD NVv4): AKS labels only those kubernetes.azure.com/accelerator=nvidia, which the GPU overlay selects."
   }
 
   validation {
-    condition     = var.gpu_pool.max_count >= 1 && var.gpu_pool.max_count <= 100 && contains(["Ephemeral", "Managed"], var.gpu_pool.os_disk_type)
-    error_message = "gpu_pool.max_count must be 1-100 and gpu_pool.os_disk_type Ephemeral or Managed."
-  }
-}
-
-variable "gpu_driver" {
-  description = "NVIDIA driver on the GPU pool: `Install` (AKS installs it; deploy NVIDIA's device plugin to expose nvidia.com/gpu) or `None` (for the NVIDIA GPU Operator, which installs its own). Changing it replaces the pool."
-  type        = string
-  default     = "Install"
-
-  validation {
-    condition     = contains(["Install", "None"], var.gpu_driver)
-    error_message = "gpu_driver must be Install or None."
-  }
-}
-
-variable "spot_pool" {
-  description = "An optional CPU pool of Spot VMs (evicted when Azure needs the capacity), autoscaled from 0. AKS taints and labels it kubernetes.azure.com/scalesetpriority=spot: only pods that tolerate the taint land there. max_price -1 pays up to the on-demand price."
-  type = object({
-    enabled      = optional(bool, false)
-    vm_size      = optional(string, "Standard_D8ds_v5")
-    max_count    = optional(number, 4)
-    max_price    = optional(number, -1)
-    os_disk_type = optional(string, "Ephemeral")
-  })
-  default = {
-    enabled      = false
-    vm_size      = "Standard_D8ds_v5"
-    max_count    = 4
-    max_price    = -1
-    os_disk_type = "Ephemeral"
+    condition     = contains(["Install", "None"], var.node_pools.gpu.gpu_driver)
+    error_message = "node_pools.gpu.gpu_driver must be Install or None."
   }
 
   validation {
-    condition     = var.spot_pool.max_count >= 1 && var.spot_pool.max_count <= 100 && (var.spot_pool.max_price == -1 || var.spot_pool.max_price > 0)
-    error_message = "spot_pool.max_count must be 1-100, and spot_pool.max_price -1 (up to the on-demand price) or a positive USD price per hour."
-  }
-
-  validation {
-    condition     = contains(["Ephemeral", "Managed"], var.spot_pool.os_disk_type) && can(regex("^Standard_", var.spot_pool.vm_size))
-    error_message = "spot_pool.os_disk_type must be Ephemeral or Managed, and spot_pool.vm_size a size such as Standard_D8ds_v5."
+    condition     = var.node_pools.spot.spot_max_price == -1 || var.node_pools.spot.spot_max_price > 0
+    error_message = "node_pools.spot.spot_max_price must be -1 (up to the on-demand price) or a positive USD price per hour."
   }
 }
 

@@ -18,7 +18,7 @@ def module_with_options() -> Evaluation:
     """Every optional part on: the Spot pool, MLflow on the shared storage, Managed Prometheus."""
     return evaluate(
         {
-            "spot_pool": {"enabled": True},
+            "node_pools": {"spot": {"enabled": True}},
             "mlflow_artifacts_on_shared_storage": True,
             "managed_prometheus_enabled": True,
             "container_insights_enabled": True,

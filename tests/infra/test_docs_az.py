@@ -26,6 +26,25 @@ HEREDOC = re.compile(r"^cat > (\S+) <<EOF\n(.*?)^EOF$", re.MULTILINE | re.DOTALL
 # label, Spot pools the scalesetpriority taint and label.
 SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
 SPOT_LABEL = ("kubernetes.azure.com/scalesetpriority", "spot")
+# az aks create's flags that set the module's network profile, by the profile's key.
+NETWORK_FLAGS = {
+    "--network-plugin": "network_plugin",
+    "--network-plugin-mode": "network_plugin_mode",
+    "--network-dataplane": "network_data_plane",
+    "--network-policy": "network_policy",
+    "--pod-cidr": "pod_cidr",
+    "--service-cidr": "service_cidr",
+    "--dns-service-ip": "dns_service_ip",
+}
+# az aks create's switches that turn on the module's cluster features, by the feature's key.
+FEATURE_SWITCHES = {
+    "--enable-oidc-issuer": "oidc_issuer_enabled",
+    "--enable-workload-identity": "workload_identity_enabled",
+    "--enable-aad": "azure_rbac_enabled",
+    "--enable-azure-rbac": "azure_rbac_enabled",
+    "--disable-local-accounts": "local_account_disabled",
+    "--enable-blob-driver": "blob_driver_enabled",
+}
 
 
 class Command:
@@ -88,6 +107,11 @@ def az_commands() -> list[Command]:
     return found
 
 
+def spec(module: Evaluation) -> dict[str, Any]:
+    """The module's cluster_spec output: node_pools, network_profile, cluster_features."""
+    return module.value("cluster_spec")
+
+
 def commands_of(group: str) -> list[Command]:
     return [c for c in az_commands() if c.group == group]
 
@@ -127,7 +151,7 @@ def effective_labels(command: Command, system: bool) -> dict[str, str]:
 def test_the_page_makes_every_pool_of_the_module(
     module_with_options: Evaluation, pools: dict[str, Command]
 ) -> None:
-    module_pools = {p["name"] for p in module_with_options.value("node_pools").values() if p["enabled"]}
+    module_pools = {p["name"] for p in spec(module_with_options)["node_pools"].values() if p["enabled"]}
     assert set(pools) == module_pools
 
 
@@ -135,7 +159,7 @@ def test_the_page_makes_every_pool_of_the_module(
 def test_each_pool_is_the_modules_pool(
     module_with_options: Evaluation, pools: dict[str, Command], key: str
 ) -> None:
-    pool = module_with_options.value("node_pools")[key]
+    pool = spec(module_with_options)["node_pools"][key]
     command = pools[pool["name"]]
     system = pool["mode"] == "System"
     if not system:
@@ -162,31 +186,18 @@ def test_each_pool_is_the_modules_pool(
 
 
 def test_the_network_is_the_modules(module_defaults: Evaluation, cluster: Command) -> None:
-    network = module_defaults.value("network_profile")
-    flags = {
-        "--network-plugin": network["network_plugin"],
-        "--network-plugin-mode": network["network_plugin_mode"],
-        "--network-dataplane": network["network_data_plane"],
-        "--network-policy": network["network_policy"],
-        "--pod-cidr": network["pod_cidr"],
-        "--service-cidr": network["service_cidr"],
-        "--dns-service-ip": network["dns_service_ip"],
+    network = spec(module_defaults)["network_profile"]
+    assert {flag: cluster.value(flag) for flag in NETWORK_FLAGS} == {
+        flag: network[key] for flag, key in NETWORK_FLAGS.items()
     }
-    assert {flag: cluster.value(flag) for flag in flags} == flags
     assert network["network_policy"] == "cilium"
 
 
 def test_sign_in_identity_and_upgrades_are_the_modules(module_defaults: Evaluation, cluster: Command) -> None:
-    features = module_defaults.value("cluster_features")
-    switches = {
-        "--enable-oidc-issuer": features["oidc_issuer_enabled"],
-        "--enable-workload-identity": features["workload_identity_enabled"],
-        "--enable-aad": features["azure_rbac_enabled"],
-        "--enable-azure-rbac": features["azure_rbac_enabled"],
-        "--disable-local-accounts": features["local_account_disabled"],
-        "--enable-blob-driver": features["blob_driver_enabled"],
+    features = spec(module_defaults)["cluster_features"]
+    assert {flag: cluster.has(flag) for flag in FEATURE_SWITCHES} == {
+        flag: features[key] for flag, key in FEATURE_SWITCHES.items()
     }
-    assert {flag: cluster.has(flag) for flag in switches} == switches
     defaults = {name: v.get("default") for name, v in module_defaults.variables.items()}
     assert cluster.value("--auto-upgrade-channel") == defaults["automatic_upgrade_channel"]
     assert cluster.value("--node-os-upgrade-channel") == defaults["node_os_upgrade_channel"]
@@ -200,7 +211,7 @@ def test_the_names_are_the_modules(module_defaults: Evaluation, cluster: Command
     assert names["RG"] == module_defaults.value("resource_group_name")
     assert names["CLUSTER"] == module_defaults.value("cluster_name")
     assert names["LOCATION"] == module_defaults.variables["location"]["default"]
-    assert names["CONTAINER"] == module_defaults.value("storage_container_name")
+    assert names["CONTAINER"] == module_defaults.value("shared_storage")["container_name"]
     assert names["NAMESPACE"] == module_defaults.variables["namespace"]["default"]
     assert names["SERVICE_ACCOUNT"] == module_defaults.variables["service_account_name"]["default"]
     assert cluster.value("--resource-group") == names["RG"] and cluster.value("--name") == names["CLUSTER"]
@@ -208,7 +219,7 @@ def test_the_names_are_the_modules(module_defaults: Evaluation, cluster: Command
 
 def test_the_federated_credential_is_the_modules(module_defaults: Evaluation) -> None:
     (credential,) = commands_of("identity federated-credential create")
-    assert credential.value("--subject") == module_defaults.value("workload_identity_subject")
+    assert credential.value("--subject") == module_defaults.value("workload_identity")["subject"]
     assert credential.value("--audiences") == "api://AzureADTokenExchange"
 
 
@@ -224,7 +235,7 @@ def test_the_registry_and_storage_are_the_modules(module_defaults: Evaluation, c
     assert account.value("--min-tls-version") == "TLS1_2"
     assert account.value("--allow-blob-public-access") == "false"
     (container,) = commands_of("storage container-rm create")
-    assert container.value("--name") == module_defaults.value("storage_container_name")
+    assert container.value("--name") == module_defaults.value("shared_storage")["container_name"]
     roles = {c.value("--role") for c in commands_of("role assignment create")}
     assert {"Storage Blob Data Contributor", "Storage Account Contributor"} <= roles
 

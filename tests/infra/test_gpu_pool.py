@@ -57,7 +57,7 @@ def gpu_render() -> Objects:
 
 @pytest.fixture(scope="module")
 def gpu_pool(module_defaults: Evaluation) -> dict[str, Any]:
-    pool = module_defaults.value("node_pools")["gpu"]
+    pool = module_defaults.value("cluster_spec")["node_pools"]["gpu"]
     assert pool["enabled"], "the module's default has no GPU pool"
     return pool
 
@@ -95,7 +95,7 @@ def test_no_cpu_pod_lands_on_the_gpu_pool(gpu_render: Objects, gpu_pool: dict[st
 def test_cpu_pods_land_on_the_cpu_pool_and_not_on_system_or_spot(
     gpu_render: Objects, module_with_options: Evaluation
 ) -> None:
-    pools = module_with_options.value("node_pools")
+    pools = module_with_options.value("cluster_spec")["node_pools"]
     cpu_pods = [p for p in pod_specs(gpu_render) if not requests_gpu(p.spec)]
     assert all(not schedulable(p.spec, pools["cpu"]) for p in cpu_pods)
     for name in ("system", "spot"):
@@ -112,7 +112,7 @@ def test_the_gpu_pool_scales_from_zero_with_the_driver_choice(gpu_pool: dict[str
 
 
 def test_the_spot_pool_carries_what_aks_puts_on_spot_nodes(module_with_options: Evaluation) -> None:
-    spot = module_with_options.value("node_pools")["spot"]
+    spot = module_with_options.value("cluster_spec")["node_pools"]["spot"]
     assert spot["priority"] == "Spot" and spot["min_count"] == 0
     assert spot["node_taints"] == ["kubernetes.azure.com/scalesetpriority=spot:NoSchedule"]
     assert spot["node_labels"] == {"kubernetes.azure.com/scalesetpriority": "spot"}

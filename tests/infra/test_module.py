@@ -50,12 +50,33 @@ def test_object_defaults_equal_their_optional_defaults(module_defaults: Evaluati
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"gpu_pool": {"vm_size": "Standard_D8ds_v5"}}, "gpu_pool.vm_size must be an NVIDIA GPU size"),
-        ({"gpu_pool": {"vm_size": "Standard_NV16as_v4"}}, "gpu_pool.vm_size must be an NVIDIA GPU size"),
-        ({"gpu_driver": "install"}, "gpu_driver must be Install or None"),
+        (
+            {"node_pools": {"gpu": {"vm_size": "Standard_D8ds_v5"}}},
+            "node_pools.gpu.vm_size must be an NVIDIA GPU size",
+        ),
+        (
+            {"node_pools": {"gpu": {"vm_size": "Standard_NV16as_v4"}}},
+            "node_pools.gpu.vm_size must be an NVIDIA",
+        ),
+        (
+            {"node_pools": {"gpu": {"gpu_driver": "install"}}},
+            "node_pools.gpu.gpu_driver must be Install or None",
+        ),
         ({"name": "Ray_AKS"}, "name must be 3-32 characters"),
-        ({"system_pool": {"min_count": 0}}, "system_pool needs 1 <= min_count"),
-        ({"spot_pool": {"max_price": 0}}, "spot_pool.max_count must be 1-100, and spot_pool.max_price"),
+        (
+            {"node_pools": {"system": {"min_count": 0}}},
+            "node_pools.system and node_pools.cpu need 1 <= min_count",
+        ),
+        (
+            {"node_pools": {"cpu": {"min_count": 2, "max_count": 1}}},
+            "node_pools.system and node_pools.cpu need",
+        ),
+        ({"node_pools": {"spot": {"max_count": 101}}}, "every pool's max_count must be 1-100"),
+        ({"node_pools": {"spot": {"spot_max_price": 0}}}, "node_pools.spot.spot_max_price must be -1"),
+        (
+            {"node_pools": {"cpu": {"os_disk_type": "Premium"}}},
+            "node_pools: each pool's os_disk_type must be",
+        ),
         ({"namespace": "Ray"}, "namespace must be a DNS label"),
         (
             {"api_server_authorized_ip_ranges": ["203.0.113.7"]},
@@ -72,11 +93,11 @@ def test_a_wrong_value_is_refused_by_name(variables: dict, message: str) -> None
 
 def test_the_derived_names_fit_azure(module_defaults: Evaluation) -> None:
     acr = module_defaults.value("acr_name")
-    storage = module_defaults.value("storage_account_name")
+    storage = module_defaults.value("shared_storage")["account_name"]
     assert re.fullmatch(r"[a-zA-Z0-9]{5,50}", acr)
     assert re.fullmatch(r"[a-z0-9]{3,24}", storage)
     long_name = evaluate({"name": "a-very-long-cluster-name-for-ray"})  # 32: the longest name allowed
-    assert re.fullmatch(r"[a-z0-9]{3,24}", long_name.value("storage_account_name"))
+    assert re.fullmatch(r"[a-z0-9]{3,24}", long_name.value("shared_storage")["account_name"])
 
 
 def test_the_checkov_skips_file_lists_each_check_once_with_a_reason() -> None:

@@ -76,13 +76,13 @@ def test_the_values_file_renders_cpu_and_gpu(
 ) -> None:
     files = [values_file] + ([GPU_VALUES] if variant == "gpu" else [])
     objects = render(files)
-    names = module_defaults.value
+    storage = module_defaults.value("shared_storage")
     (storage_class,) = kinds(objects, "StorageClass")
     parameters = storage_class["parameters"]
-    assert parameters["storageAccount"] == names("storage_account_name")
-    assert parameters["resourceGroup"] == names("resource_group_name")
-    assert parameters["containerName"] == names("storage_container_name")
-    assert parameters["clientID"] == names("workload_identity_client_id")
+    assert parameters["storageAccount"] == storage["account_name"]
+    assert parameters["resourceGroup"] == module_defaults.value("resource_group_name")
+    assert parameters["containerName"] == storage["container_name"]
+    assert parameters["clientID"] == module_defaults.value("workload_identity")["client_id"]
     assert parameters["mountWithWorkloadIdentityToken"] == "true"
     class_name = storage_class["metadata"]["name"]
     (claim,) = [

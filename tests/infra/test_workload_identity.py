@@ -43,7 +43,7 @@ def test_the_subject_is_the_charts_default_service_account_for_make_install(
     objects = render(release=release, namespace=namespace)
     (account,) = service_accounts(objects)
     expected = f"system:serviceaccount:{namespace}:{account['metadata']['name']}"
-    assert module_defaults.value("workload_identity_subject") == expected
+    assert module_defaults.value("workload_identity")["subject"] == expected
 
 
 def test_the_values_file_pins_that_service_account_and_annotates_it(
@@ -55,13 +55,13 @@ def test_the_values_file_pins_that_service_account_and_annotates_it(
     values_file = tmp_path / "aks-values.yaml"
     values_file.write_text(values_file_text(module_defaults.outputs))
     _, namespace = install_target
-    subject = module_defaults.value("workload_identity_subject")
+    subject = module_defaults.value("workload_identity")["subject"]
     for release in (install_target[0], "another-release"):
         objects = render([values_file], release=release, namespace=namespace)
         (account,) = service_accounts(objects)
         assert subject == f"system:serviceaccount:{namespace}:{account['metadata']['name']}"
         annotations = account["metadata"].get("annotations") or {}
-        client_id = module_defaults.value("workload_identity_client_id")
+        client_id = module_defaults.value("workload_identity")["client_id"]
         assert annotations.get("azure.workload.identity/client-id") == client_id
         # Every pod runs as it: the Ray head and workers, MLflow.
         assert pod_service_accounts(objects) == {account["metadata"]["name"]}

@@ -10,9 +10,9 @@ result is what `tofu output -json` prints after `make aks` (with the stand-ins w
 and the module's variables as OpenTofu read them (description, type, default).
 
     from tools.infra.harness import evaluate
-    result = evaluate({"spot_pool": {"enabled": True}})
+    result = evaluate({"node_pools": {"spot": {"enabled": True}}})
     result.outputs["chart_values"]["value"]       # tofu output -json's shape
-    result.variables["gpu_pool"]["default"]       # tofu show -json's configuration
+    result.variables["node_pools"]["default"]     # tofu show -json's configuration
 
 tofu is `tofu=` if given, else $TOFU (make exports the pinned one), else bin/tofu-*/tofu.
 """
@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tools.command_error import CommandError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
@@ -48,14 +50,11 @@ EXAMPLE_CREATED = {
 }
 
 
-class TofuError(RuntimeError):
+class TofuError(CommandError):
     """OpenTofu refused the module (a failed validation or precondition names the variable)."""
 
     def __init__(self, command: list[str], returncode: int, output: str) -> None:
-        self.command = command
-        self.returncode = returncode
-        self.output = output
-        super().__init__(f"{' '.join(command[1:3])} exited {returncode}:\n{output.strip()}")
+        super().__init__(f"tofu {command[1]}", command, returncode, output)
 
     @property
     def message(self) -> str:
