@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
-from tests.e2e import kube, scenario
+from tests.e2e import kube, rendered, scenario, volumes
+from tests.e2e.kube import PULL_SECRET
 from tests.e2e.scenario import pods
 from tests.support.containers import Registry, docker_engine, local_registry
 from tests.support.make import make
@@ -34,10 +35,9 @@ E2E_IMAGE_ARGS = [
     "IMAGES=training serving redis",
     f"IMAGE_TAG={kube.IMAGE_TAG}",
 ]
-PULL_SECRET = "ray-aks-registry"
+SHARED_VOLUME = "ray-aks-e2e-shared"
 SHARED_DIR = kube.LAYOUT.var / "volumes" / "shared"
 MLFLOW_DIR = kube.LAYOUT.var / "volumes" / "mlflow"
-STORAGE_CLASS = "ray-aks-e2e-local"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -107,32 +107,15 @@ def pull_secret(namespace: str, registry: Registry) -> str:
 
 def image_values(registry: Registry) -> list[str]:
     """helm arguments that point every ray-aks image at the registry, with its pull secret."""
-    values = {
-        "global.imageRegistry": registry.host,
-        "global.imagePullSecrets[0].name": PULL_SECRET,
-        "rayCluster.image.registry": registry.host,
-        "mlflow.image.registry": registry.host,
-    }
-    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+    return kube.image_args(registry.host)
 
 
 def _static_volume(name: str, path: Path, access: str, size: str) -> dict:
-    """A PersistentVolume on a folder of the node (the node is this machine), bound by class."""
+    """A PersistentVolume on a folder of the node (the node is this machine), made ready for the pods."""
     path.mkdir(parents=True, exist_ok=True)
     os.chown(path, 1000, 100)  # the Ray pods' uid and gid (fsGroup does not apply to hostPath volumes)
     path.chmod(0o2775)
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": name, "labels": {"ray-aks-e2e/volume": name}},
-        "spec": {
-            "capacity": {"storage": size},
-            "accessModes": [access],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": STORAGE_CLASS,
-            "hostPath": {"path": str(path), "type": "Directory"},
-        },
-    }
+    return volumes.host_volume(name, str(path), access, size)
 
 
 @pytest.fixture(scope="session")
@@ -147,11 +130,11 @@ def storage(cluster: Cluster) -> None:
             {
                 "apiVersion": "storage.k8s.io/v1",
                 "kind": "StorageClass",
-                "metadata": {"name": STORAGE_CLASS},
+                "metadata": {"name": volumes.STORAGE_CLASS},
                 "provisioner": "kubernetes.io/no-provisioner",
                 "volumeBindingMode": "Immediate",
             },
-            _static_volume("ray-aks-e2e-shared", SHARED_DIR, "ReadWriteMany", "5Gi"),
+            _static_volume(SHARED_VOLUME, SHARED_DIR, "ReadWriteMany", "5Gi"),
             _static_volume("ray-aks-e2e-mlflow", MLFLOW_DIR, "ReadWriteOnce", "20Gi"),
         ]
     )
@@ -168,21 +151,7 @@ def storage(cluster: Cluster) -> None:
 def namespace(cluster: Cluster, storage: None) -> str:
     kube.restricted_namespace(kube.NAMESPACE)
     scenario.WATCHED.add(kube.NAMESPACE)  # the main release's scenarios save it when they fail
-    kube.apply(
-        [
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": "ray-shared", "namespace": kube.NAMESPACE},
-                "spec": {
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": STORAGE_CLASS,
-                    "resources": {"requests": {"storage": "5Gi"}},
-                    "selector": {"matchLabels": {"ray-aks-e2e/volume": "ray-aks-e2e-shared"}},
-                },
-            }
-        ]
-    )
+    kube.apply([volumes.shared_claim(kube.NAMESPACE, SHARED_VOLUME, "5Gi")])
     return kube.NAMESPACE
 
 
@@ -235,13 +204,29 @@ class WorkerLoss(threading.Thread):
         self.join(timeout=30)
 
 
+# The main release: installed with the e2e values (fixture `release`), then upgraded to the RayService
+# instead of the RayJob (fixture `serving`).
+MAIN = rendered.Release(kube.RELEASE, kube.NAMESPACE)
+SERVING_VALUES: dict[str, object] = {"rayService.enabled": True, "rayJobs.mnist.enabled": False}
+SERVING = rendered.Release(kube.RELEASE, kube.NAMESPACE, SERVING_VALUES)
+main_raycluster = MAIN.lookup("raycluster")
+mnist_rayjob = MAIN.lookup("rayjob", "mnist")
+# MLflow's Service and claim, made by the install (the upgrade keeps them: test_rendered_names checks).
+mlflow_service = MAIN.lookup("mlflow_service")
+mlflow_claim = MAIN.lookup("mlflow_claim")
+serving_rayservice = SERVING.lookup("rayservice")
+serving_serve_service = SERVING.lookup("serve_service")
+MODEL = "mnist-cnn"
+
+
 @pytest.fixture(scope="session")
 def release(cluster: Cluster, registry: Registry, namespace: str, chart: Path) -> Iterator[dict]:
     """`helm install` with the e2e values: what it printed, and the time to a ready RayCluster. The
     worker-loss scenario starts watching the MNIST RayJob as soon as it is installed."""
     pull_secret(namespace, registry)
     started = time.monotonic()
-    worker_loss = WorkerLoss(namespace, JOB)
+    cluster_name = main_raycluster()
+    worker_loss = WorkerLoss(namespace, mnist_rayjob())
     worker_loss.start()
     # MLflow's server while the RayJob logs and registers and the RayService loads the model: the
     # chart's default memory comes from this peak (test_06 records it before the uninstall).
@@ -251,7 +236,6 @@ def release(cluster: Cluster, registry: Registry, namespace: str, chart: Path) -
         "install", kube.RELEASE, str(chart), "--namespace", namespace,
         "-f", str(kube.VALUES), *image_values(registry), "--timeout", "10m",
     )  # fmt: skip
-    cluster_name = f"{kube.RELEASE}-ray-aks"
 
     def ready() -> bool:
         state = kube.kubectl_json("-n", namespace, "get", "raycluster", cluster_name).get("status", {})
@@ -277,15 +261,9 @@ def pod_summary(namespace: str) -> str:
     )
 
 
-JOB = f"{kube.RELEASE}-ray-aks-mnist"
-SERVICE = f"{kube.RELEASE}-ray-aks-serving"
-MODEL = "mnist-cnn"
-
-
 def mlflow(namespace: str, path: str, **params) -> dict:
     """GET `path` of the chart's MLflow server, through a port-forward to its Service."""
-    name = f"{kube.RELEASE}-ray-aks-mlflow"
-    with kube.port_forward(namespace, f"svc/{name}", 5000) as url:
+    with kube.port_forward(namespace, f"svc/{mlflow_service()}", 5000) as url:
         response = requests.get(f"{url}{path}", params=params, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
@@ -294,21 +272,23 @@ def mlflow(namespace: str, path: str, **params) -> dict:
 @pytest.fixture(scope="session")
 def finished_job(release, namespace) -> dict:
     started = time.monotonic()
+    name = mnist_rayjob()
 
     def done() -> dict | None:
-        job = kube.kubectl_json("-n", namespace, "get", "rayjob", JOB)
+        job = kube.kubectl_json("-n", namespace, "get", "rayjob", name)
         status = job.get("status", {})
         return job if status.get("jobDeploymentStatus") in ("Complete", "Failed") else None
 
     job = kube.wait_until(
-        done, 900, f"RayJob {JOB} to finish", interval=5, detail=lambda: f"pods: {pod_summary(namespace)}"
+        done, 900, f"RayJob {name} to finish", interval=5, detail=lambda: f"pods: {pod_summary(namespace)}"
     )
     kube.record(
         "rayjob", {"wall_s": round(time.monotonic() - started, 1), "status": job["status"].get("jobStatus")}
     )
     kube.record("worker_loss", release["worker_loss"].deleted or {"error": release["worker_loss"].error})
     # The driver's output (ray job logs, through the submitter) is gone with the RayJob: keep it.
-    logs = kube.kubectl("-n", namespace, "logs", f"job/{JOB}", "--tail=-1", check=False, timeout=120)
+    # KubeRay names the submitter Job after its RayJob.
+    logs = kube.kubectl("-n", namespace, "logs", f"job/{name}", "--tail=-1", check=False, timeout=120)
     (kube.LAYOUT.logs / "rayjob-driver.log").write_text(logs)
     return job
 
@@ -320,25 +300,21 @@ def serving(finished_job, registry, chart, namespace) -> str:
     started = time.monotonic()
     kube.helm(
         "upgrade", kube.RELEASE, str(chart), "--namespace", namespace, "-f", str(kube.VALUES),
-        *image_values(registry), "--set", "rayService.enabled=true", "--set", "rayJobs.mnist.enabled=false",
+        *image_values(registry), *scenario.set_args(SERVING_VALUES),
         "--timeout", "10m", "--force-conflicts",  # as docs/upgrade.md and `make install` upgrade
     )  # fmt: skip
-
-    def ready() -> bool:
-        status = kube.kubectl_json("-n", namespace, "get", "rayservice", SERVICE).get("status", {})
-        conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-        return conditions.get("Ready") == "True"
-
-    what = f"RayService {SERVICE} to be ready"
-    kube.wait_until(ready, 900, what, interval=5, detail=lambda: f"pods: {pod_summary(namespace)}")
+    rayservice = serving_rayservice()
+    kube.wait_until(
+        lambda: scenario.rayservice_ready(namespace, rayservice), 900, f"RayService {rayservice} to be ready",
+        interval=5, detail=lambda: f"pods: {pod_summary(namespace)}",
+    )  # fmt: skip
     kube.record("install_to_ready_rayservice_s", round(time.monotonic() - started, 1))
-    return f"svc/{SERVICE}-serve-svc"
+    return f"svc/{serving_serve_service()}"
 
 
 # --- the Serve cluster of the elastic-serving, head-failure and upgrade scenarios -----------------
 SERVE_NAMESPACE = "serve-ha"
 SERVE_RELEASE = "serve"
-SERVE_SERVICE = f"{SERVE_RELEASE}-ray-aks-serving"
 REDIS = "redis"
 SERVE_APP = "textgen"
 SERVE_MIN_WORKERS, SERVE_MAX_WORKERS = 1, 2
@@ -383,6 +359,9 @@ SERVE_VALUES: dict[str, object] = {
         },
     },
 }
+SERVE = rendered.Release(SERVE_RELEASE, SERVE_NAMESPACE, SERVE_VALUES)
+serve_cluster_rayservice = SERVE.lookup("rayservice")
+serve_cluster_serve_service = SERVE.lookup("serve_service")
 
 
 def redis(namespace: str, registry: Registry) -> list[dict]:
@@ -436,17 +415,19 @@ def serve_cluster(cluster: Cluster, registry: Registry, chart: Path) -> Iterator
             "-n", namespace, "rollout", "status", f"deployment/{REDIS}", "--timeout=300s", timeout=330
         )
         started = time.monotonic()
+        rayservice = serve_cluster_rayservice()
         with scenario.release(SERVE_RELEASE, namespace, chart, registry, SERVE_VALUES):
             kube.wait_until(
-                lambda: scenario.rayservice_ready(namespace, SERVE_SERVICE), 900,
-                f"RayService {SERVE_SERVICE} to be ready", interval=5,
+                lambda: scenario.rayservice_ready(namespace, rayservice), 900,
+                f"RayService {rayservice} to be ready", interval=5,
                 detail=lambda: str([p["metadata"]["name"] for p in scenario.pods(namespace)]),
             )  # fmt: skip
             kube.record("serve_cluster_install_to_ready_s", round(time.monotonic() - started, 1))
             client = scenario.client_pod(namespace, registry)
             yield {
                 "namespace": namespace,
+                "rayservice": rayservice,
                 "client": client,
-                "url": f"http://{SERVE_SERVICE}-serve-svc.{namespace}.svc.cluster.local:8000/text/simple-gen",
+                "url": f"http://{serve_cluster_serve_service()}.{namespace}.svc.cluster.local:8000/text/simple-gen",
                 "body": {"input": "Once upon a time", "max_new_tokens": 8},
             }

@@ -26,6 +26,19 @@ RELEASE = "ray"
 NAMESPACE = "ray"
 # The tag of the ray-aks images the pods run (the one the image tests build).
 IMAGE_TAG = "test"
+# The `kubernetes.io/dockerconfigjson` Secret the chart's `global.imagePullSecrets` names.
+PULL_SECRET = "ray-aks-registry"
+
+
+def image_args(registry_host: str) -> list[str]:
+    """helm arguments that point every ray-aks image at the registry, with its pull secret."""
+    values = {
+        "global.imageRegistry": registry_host,
+        "global.imagePullSecrets[0].name": PULL_SECRET,
+        "rayCluster.image.registry": registry_host,
+        "mlflow.image.registry": registry_host,
+    }
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
 
 
 # One kubectl runner and one waiter for the cluster's own start-up and the scenarios.

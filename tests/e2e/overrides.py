@@ -46,7 +46,7 @@ REASONS: dict[str, str] = {
     "networkPolicy.operator.namespace": OPERATOR,
     "networkPolicy.operator.podLabels.**": OPERATOR,
     "networkPolicy.serve.namespaces": SCENARIO,
-    # tests/e2e/conftest.py's image_values (--set at install)
+    # tests/e2e/kube.py's image_args (--set at install)
     "global.imageRegistry": REGISTRY,
     "global.imagePullSecrets": REGISTRY,
     "rayCluster.image.registry": REGISTRY,

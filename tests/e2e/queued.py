@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.chart.node_fit import Resources, pod_requests
+from tests.e2e import rendered, scenario, volumes
 from tools.e2e import kueue
 
 NAMESPACE = "queued-jobs"
@@ -21,13 +22,11 @@ QUEUE = "ray-jobs"
 PRIORITY = ("e2e-batch", 1000)
 RELEASES = ("queued-a", "queued-b")
 SHARED_VOLUME = "ray-aks-e2e-shared-queued"
-# The chart's e2e values plus these: one queued MNIST RayJob per release, nothing else (no RayCluster,
-# no MLflow: this namespace has no volume for it, and the job trains untracked), its results apart
-# from the other scenarios' on the shared volume.
+# The chart's e2e values plus these: one queued MNIST RayJob per release, nothing else (no MLflow:
+# this namespace has no volume for it, and the job trains untracked), its results apart from the
+# other scenarios' on the shared volume.
 VALUES: dict[str, object] = {
-    "rayCluster.enabled": False,
-    "mlflow.enabled": False,
-    "tests.enabled": False,
+    **scenario.ONLY_THE_RAYJOB,
     "kueue.queueName": QUEUE,
     "kueue.priorityClassName": PRIORITY[0],
     "rayJobs.mnist.shutdownAfterJobFinishes": True,
@@ -37,10 +36,18 @@ VALUES: dict[str, object] = {
     "rayJobs.mnist.args.epochs": 1,
 }
 TERMINAL = ("Complete", "Failed")
+INSTALLS = tuple(rendered.Release(release, NAMESPACE, VALUES) for release in RELEASES)
+RAYJOBS = tuple(install.lookup("rayjob", "mnist") for install in INSTALLS)
 
 
-def rayjob_name(release: str) -> str:
-    return f"{release}-ray-aks-mnist"
+def rayjobs() -> tuple[str, ...]:
+    """Each release's queued RayJob, in RELEASES' order."""
+    return tuple(rayjob() for rayjob in RAYJOBS)
+
+
+def rendered_rayjob() -> dict:
+    """The queued RayJob as the first release installs it (the second's differs only in its names)."""
+    return INSTALLS[0].find("RayJob", {rendered.JOB_KEY: "mnist"})
 
 
 COUNTED = {"cpu", "memory", "nvidia.com/gpu"}
@@ -77,35 +84,12 @@ def quota(one_job: Resources) -> dict[str, str]:
     return result
 
 
-def shared_volume(namespace: str, path: str, storage_class: str) -> list[dict]:
+def shared_volume(namespace: str, path: str) -> list[dict]:
     """A second static volume on the host folder of the main namespace's shared volume (the MNIST
-    files conftest's storage fixture wrote), claimed as `ray-shared` (the e2e values' claim) in
-    `namespace`: a claim binds one volume, and one namespace's claim serves only that namespace."""
-    labels = {"ray-aks-e2e/volume": SHARED_VOLUME}
+    files conftest's storage fixture wrote), and the shared claim of `namespace` on it."""
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": SHARED_VOLUME, "labels": labels},
-            "spec": {
-                "capacity": {"storage": "5Gi"},
-                "accessModes": ["ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": storage_class,
-                "hostPath": {"path": path, "type": "Directory"},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "ray-shared", "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": storage_class,
-                "resources": {"requests": {"storage": "5Gi"}},
-                "selector": {"matchLabels": labels},
-            },
-        },
+        volumes.host_volume(SHARED_VOLUME, path, "ReadWriteMany", "5Gi"),
+        volumes.shared_claim(namespace, SHARED_VOLUME, "5Gi"),
     ]
 
 

@@ -3,7 +3,8 @@ test fails: every pod's logs and the namespace's events), a release of the chart
 a client pod inside the cluster that sends load through a Service, and reads of Serve's state.
 
 A scenario registers the namespaces it makes with `watched`; tests/e2e/conftest.py saves them when
-one of its tests fails (as KubeRay's e2e support does), under .cache/e2e/failures/<test>/.
+one of its tests fails (as KubeRay's e2e support does), under .cache/e2e/failures/<test>/. The names
+of the chart's objects come from tests/e2e/rendered.py (the render of the release), not from here.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def namespace(name: str, registry, labels: dict[str, str] | None = None) -> Iter
         kube.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
+# The values of a release of only its RayJob: no standalone RayCluster, no MLflow (the run is tracked
+# locally), no `helm test` pod.
+ONLY_THE_RAYJOB: dict[str, object] = {
+    "rayCluster.enabled": False,
+    "mlflow.enabled": False,
+    "tests.enabled": False,
+}
+
+
 def set_args(values: dict[str, object]) -> list[str]:
     """helm --set arguments; lists and numbers as --set-json keeps their type."""
     args = []
@@ -115,6 +125,11 @@ def release(
 def pods(namespace: str, selector: str = "") -> list[dict]:
     args = ["-n", namespace, "get", "pods"] + (["-l", selector] if selector else [])
     return kube.kubectl_json(*args)["items"]
+
+
+def head_service(cluster: str) -> str:
+    """The head Service of a RayCluster: KubeRay makes it, named after the cluster."""
+    return f"{cluster}-head-svc"
 
 
 def rayservice_status(namespace: str, name: str) -> dict:
@@ -174,7 +189,7 @@ def active_dashboard(namespace: str, rayservice: str) -> Iterator[Dashboard]:
     token. (Not `<rayservice>-head-svc`: KubeRay selects `app.kubernetes.io/name: kuberay` there,
     and the chart's pods carry the chart's name.)"""
     cluster = rayservice_status(namespace, rayservice)["activeServiceStatus"]["rayClusterName"]
-    with Dashboard(namespace, f"{cluster}-head-svc", auth_token(namespace, cluster)) as dashboard:
+    with Dashboard(namespace, head_service(cluster), auth_token(namespace, cluster)) as dashboard:
         yield dashboard
 
 

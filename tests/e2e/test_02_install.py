@@ -55,14 +55,14 @@ def test_real_ray_sees_the_head_and_the_worker(release, namespace):
 
 
 def test_jobs_api_refuses_a_request_without_the_token(release, namespace):
-    with kube.port_forward(namespace, f"svc/{release['cluster']}-head-svc", 8265) as url:
+    with kube.port_forward(namespace, f"svc/{scenario.head_service(release['cluster'])}", 8265) as url:
         response = requests.get(f"{url}/api/jobs/", timeout=30)
     assert response.status_code in (401, 403), response.text
 
 
 def test_jobs_api_answers_a_request_with_the_token(release, namespace):
     headers = {"Authorization": f"Bearer {scenario.auth_token(namespace, release['cluster'])}"}
-    with kube.port_forward(namespace, f"svc/{release['cluster']}-head-svc", 8265) as url:
+    with kube.port_forward(namespace, f"svc/{scenario.head_service(release['cluster'])}", 8265) as url:
         response = requests.get(f"{url}/api/jobs/", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     assert isinstance(response.json(), list)

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e import kube, scenario
-from tests.e2e.conftest import SERVICE, pull_secret
+from tests.e2e.conftest import mlflow_service, pull_secret, serving_serve_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -53,12 +53,12 @@ def reach(namespace: str, host: str, port: int, path: str = "") -> dict:
 @pytest.fixture(scope="module")
 def targets(release, serving, namespace) -> dict[str, tuple[str, int]]:
     suffix = f"{namespace}.svc.cluster.local"
-    head = f"{release['cluster']}-head-svc.{suffix}"
+    head = f"{scenario.head_service(release['cluster'])}.{suffix}"
     return {
         "dashboard": (head, 8265),
         "gcs": (head, 6379),
-        "mlflow": (f"{kube.RELEASE}-ray-aks-mlflow.{suffix}", 5000),
-        "serve": (f"{SERVICE}-serve-svc.{suffix}", 8000),
+        "mlflow": (f"{mlflow_service()}.{suffix}", 5000),
+        "serve": (f"{serving_serve_service()}.{suffix}", 8000),
     }
 
 

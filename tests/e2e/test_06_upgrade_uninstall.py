@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e import kube
+from tests.e2e.conftest import mlflow_claim
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -40,4 +41,4 @@ def test_uninstall_leaves_no_pods(uninstalled, namespace):
 
 def test_uninstall_keeps_mlflows_claim(uninstalled, namespace):
     claims = kube.kubectl("-n", namespace, "get", "pvc", "-o", "name").split()
-    assert f"persistentvolumeclaim/{kube.RELEASE}-ray-aks-mlflow" in claims
+    assert f"persistentvolumeclaim/{mlflow_claim()}" in claims

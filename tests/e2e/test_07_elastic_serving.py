@@ -12,12 +12,7 @@ import time
 import pytest
 
 from tests.e2e import kube, scenario
-from tests.e2e.conftest import (
-    SERVE_IDLE_TIMEOUT_S,
-    SERVE_MIN_REPLICAS,
-    SERVE_MIN_WORKERS,
-    SERVE_SERVICE,
-)
+from tests.e2e.conftest import SERVE_IDLE_TIMEOUT_S, SERVE_MIN_REPLICAS, SERVE_MIN_WORKERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -32,7 +27,7 @@ def workers(namespace: str) -> list[dict]:
 def scaled(serve_cluster) -> dict:
     """The load, and what the cluster did during it and after it: a timeline, polled every 2 s."""
     namespace = serve_cluster["namespace"]
-    with scenario.active_dashboard(namespace, SERVE_SERVICE) as dashboard:
+    with scenario.active_dashboard(namespace, serve_cluster["rayservice"]) as dashboard:
         kube.wait_until(
             lambda: sum(dashboard.serve_replicas().values()) == SERVE_MIN_REPLICAS,
             300,

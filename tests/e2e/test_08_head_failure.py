@@ -10,7 +10,6 @@ import time
 import pytest
 
 from tests.e2e import kube, scenario
-from tests.e2e.conftest import SERVE_SERVICE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -31,11 +30,11 @@ def ready(pod: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def head_killed(serve_cluster) -> dict:
-    namespace = serve_cluster["namespace"]
+    namespace, rayservice = serve_cluster["namespace"], serve_cluster["rayservice"]
     kube.wait_until(
-        lambda: scenario.rayservice_ready(namespace, SERVE_SERVICE), 600, "the RayService to be ready"
+        lambda: scenario.rayservice_ready(namespace, rayservice), 600, "the RayService to be ready"
     )
-    cluster = scenario.rayservice_status(namespace, SERVE_SERVICE)["activeServiceStatus"]["rayClusterName"]
+    cluster = scenario.rayservice_status(namespace, rayservice)["activeServiceStatus"]["rayClusterName"]
     (head,) = cluster_pods(namespace, cluster, "head")
     workers_before = sorted(p["metadata"]["uid"] for p in cluster_pods(namespace, cluster, "worker"))
     load = scenario.InClusterLoad(namespace, serve_cluster["client"])
@@ -47,7 +46,7 @@ def head_killed(serve_cluster) -> dict:
 
     def new_head_ready() -> dict | None:
         nonlocal rayservice_ready_throughout
-        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, SERVE_SERVICE)
+        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, rayservice)
         heads = [
             p
             for p in cluster_pods(namespace, cluster, "head")
@@ -61,7 +60,7 @@ def head_killed(serve_cluster) -> dict:
 
     def steady_after_the_head() -> bool:
         nonlocal rayservice_ready_throughout
-        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, SERVE_SERVICE)
+        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, rayservice)
         return time.monotonic() - head_back_at >= 2 * STEADY_S or not load.running()
 
     kube.wait_until(
@@ -72,7 +71,7 @@ def head_killed(serve_cluster) -> dict:
 
     def load_done() -> bool:
         nonlocal rayservice_ready_throughout
-        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, SERVE_SERVICE)
+        rayservice_ready_throughout &= scenario.rayservice_ready(namespace, rayservice)
         return not load.running()
 
     kube.wait_until(load_done, LOAD_SECONDS + 120, "the load to end", interval=2)

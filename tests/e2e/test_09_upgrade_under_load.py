@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.e2e import kube, scenario
-from tests.e2e.conftest import SERVE_RELEASE, SERVE_SERVICE, SERVE_VALUES, image_values
+from tests.e2e.conftest import SERVE_RELEASE, SERVE_VALUES, image_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -22,11 +22,11 @@ CHANGE = {"rayService.throughputOptimized": False}
 
 @pytest.fixture(scope="module")
 def upgraded(serve_cluster, chart, registry) -> dict:
-    namespace = serve_cluster["namespace"]
+    namespace, rayservice = serve_cluster["namespace"], serve_cluster["rayservice"]
     kube.wait_until(
-        lambda: scenario.rayservice_ready(namespace, SERVE_SERVICE), 600, "the RayService to be ready"
+        lambda: scenario.rayservice_ready(namespace, rayservice), 600, "the RayService to be ready"
     )
-    old = scenario.rayservice_status(namespace, SERVE_SERVICE)["activeServiceStatus"]["rayClusterName"]
+    old = scenario.rayservice_status(namespace, rayservice)["activeServiceStatus"]["rayClusterName"]
     load = scenario.InClusterLoad(namespace, serve_cluster["client"])
     load.start(serve_cluster["url"], serve_cluster["body"], LOAD_SECONDS, LOAD_CONCURRENCY)
     started = time.monotonic()
@@ -39,14 +39,12 @@ def upgraded(serve_cluster, chart, registry) -> dict:
 
     def switched() -> str | None:
         nonlocal pending_seen_s
-        status = scenario.rayservice_status(namespace, SERVE_SERVICE)
+        status = scenario.rayservice_status(namespace, rayservice)
         if pending_seen_s is None and status.get("pendingServiceStatus", {}).get("rayClusterName"):
             pending_seen_s = round(time.monotonic() - started, 1)
         active = status.get("activeServiceStatus", {}).get("rayClusterName")
         return (
-            active
-            if active and active != old and scenario.rayservice_ready(namespace, SERVE_SERVICE)
-            else None
+            active if active and active != old and scenario.rayservice_ready(namespace, rayservice) else None
         )
 
     new = kube.wait_until(switched, 900, "the new cluster to take the traffic", interval=2)

@@ -17,32 +17,20 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import kube, queued, scenario
-from tests.e2e.conftest import SHARED_DIR, STORAGE_CLASS, image_values
+from tests.e2e.conftest import SHARED_DIR
 from tools.e2e import kueue
 from tools.e2e.cluster import Cluster
-from tools.render_chart import render
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-JOBS = tuple(queued.rayjob_name(r) for r in queued.RELEASES)
 WORKLOADS = "workloads.kueue.x-k8s.io"
-
-
-def rendered_job(chart: Path, registry) -> dict:
-    """The RayJob a release installs, rendered with the values `scenario.release` installs it with."""
-    objects = render(
-        [kube.VALUES], queued.VALUES, extra_args=image_values(registry), chart=chart,
-        release=queued.RELEASES[0], namespace=queued.NAMESPACE,
-    )  # fmt: skip
-    (job,) = [o for o in objects if o["kind"] == "RayJob"]
-    return job
 
 
 @contextlib.contextmanager
 def shared_volume(namespace: str) -> Iterator[None]:
     """The MNIST data's volume for this namespace; the PersistentVolume is removed afterwards."""
     kube.kubectl("delete", "pv", queued.SHARED_VOLUME, "--ignore-not-found", "--timeout=60s", timeout=90)
-    kube.apply(queued.shared_volume(namespace, str(SHARED_DIR), STORAGE_CLASS))
+    kube.apply(queued.shared_volume(namespace, str(SHARED_DIR)))
     try:
         yield
     finally:
@@ -83,13 +71,14 @@ def save_queue_state(folder: Path, namespace: str) -> None:
 
 def watch(namespace: str, submitted: float) -> queued.QueueWatch:
     """Poll the RayJobs, their Workloads and the waiting job's pods until both jobs ended."""
-    seen = queued.QueueWatch(JOBS)
+    jobs = queued.rayjobs()
+    seen = queued.QueueWatch(jobs)
 
     def poll() -> bool:
         # In this order (QueueWatch.observe): the pods, the Workloads, then the RayJobs.
         pods = {
             job: len(scenario.pods(namespace, f"app.kubernetes.io/instance={release}"))
-            for job, release in zip(JOBS, queued.RELEASES, strict=True)
+            for job, release in zip(jobs, queued.RELEASES, strict=True)
         }
         workloads = kube.kubectl_json("-n", namespace, "get", WORKLOADS)["items"]
         rayjobs = kube.kubectl_json("-n", namespace, "get", "rayjobs")["items"]
@@ -105,7 +94,7 @@ def watch(namespace: str, submitted: float) -> queued.QueueWatch:
 
 @pytest.fixture(scope="module")
 def queued_jobs(cluster: Cluster, registry, storage, chart) -> Iterator[dict]:
-    one_job = queued.job_requests(rendered_job(chart, registry))
+    one_job = queued.job_requests(queued.rendered_rayjob())
     quota = queued.quota(one_job)
     with contextlib.ExitStack() as stack:
         try:

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.e2e import kube, scenario
-from tests.e2e.conftest import PULL_SECRET, STORAGE_CLASS, _static_volume
+from tests.e2e import kube, rendered, scenario, volumes
+from tests.e2e.conftest import PULL_SECRET, _static_volume
 from tests.support.log_records import otlp_json_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -30,7 +30,19 @@ COLLECTOR = "ray-aks-logs"
 RECEIVED = "/var/lib/ray-aks-logs/logs.jsonl"
 VOLUME = "ray-aks-e2e-logs-shared"
 VOLUME_DIR = kube.LAYOUT.var / "volumes" / "logs-shared"
-JOB = f"{RELEASE}-ray-aks-mnist"
+LOGS_VALUES: dict[str, object] = {
+    **scenario.ONLY_THE_RAYJOB,
+    "logging.otlp.endpoint": f"http://{COLLECTOR}.{NAMESPACE}.svc:4317",
+    "rayJobs.mnist.args.epochs": 1,
+    # The cluster goes 5 s after success (the default waits 60 s): what matters here is that its
+    # logs outlive it, not how long it stays.
+    "rayJobs.mnist.deletionRules": [
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 5}},
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "FAILED", "ttlSeconds": 1800}},
+    ],
+}
+LOGS = rendered.Release(RELEASE, NAMESPACE, LOGS_VALUES)
+logs_rayjob = LOGS.lookup("rayjob", "mnist")
 # The test table `ray-aks train mnist` prints at the end (ray_aks.training.report.metrics_table).
 DRIVER_LINE = "test split of /mnt/cluster_storage/datasets/mnist"
 RESTRICTED_CONTAINER = {
@@ -138,36 +150,11 @@ def logs_release(cluster, registry, chart) -> Iterator[dict]:
     subprocess.run(["chown", "-R", "1000:100", str(VOLUME_DIR)], check=True)
     try:
         with scenario.namespace(NAMESPACE, registry):
-            claim = {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": "ray-shared", "namespace": NAMESPACE},
-                "spec": {
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": STORAGE_CLASS,
-                    "resources": {"requests": {"storage": "1Gi"}},
-                    "selector": {"matchLabels": {"ray-aks-e2e/volume": VOLUME}},
-                },
-            }
-            kube.apply([claim, *collector_objects(registry)])
+            kube.apply([volumes.shared_claim(NAMESPACE, VOLUME, "1Gi"), *collector_objects(registry)])
             ready = ["--for=condition=Ready", f"pod/{COLLECTOR}", "--timeout=300s"]
             kube.kubectl("-n", NAMESPACE, "wait", *ready, timeout=330)
-            values = {
-                "logging.otlp.endpoint": f"http://{COLLECTOR}.{NAMESPACE}.svc:4317",
-                # Only the RayJob: no standalone RayCluster, no MLflow (the run is tracked locally).
-                "rayCluster.enabled": False,
-                "mlflow.enabled": False,
-                "tests.enabled": False,
-                "rayJobs.mnist.args.epochs": 1,
-                # The cluster goes 5 s after success (the default waits 60 s): what matters here is
-                # that its logs outlive it, not how long it stays.
-                "rayJobs.mnist.deletionRules": [
-                    {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 5}},
-                    {"policy": "DeleteCluster", "condition": {"jobStatus": "FAILED", "ttlSeconds": 1800}},
-                ],
-            }
             started = time.monotonic()
-            with scenario.release(RELEASE, NAMESPACE, chart, registry, values):
+            with scenario.release(RELEASE, NAMESPACE, chart, registry, LOGS_VALUES):
                 yield {"started": started}
     finally:
         kube.kubectl("delete", "pv", VOLUME, "--ignore-not-found", "--wait=false", check=False)
@@ -176,13 +163,14 @@ def logs_release(cluster, registry, chart) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def finished_and_deleted(logs_release) -> dict:
     """The RayJob, once SUCCEEDED and once KubeRay has deleted its cluster and every pod of it."""
+    name = logs_rayjob()
 
     def done() -> dict | None:
-        job = kube.kubectl_json("-n", NAMESPACE, "get", "rayjob", JOB)
+        job = kube.kubectl_json("-n", NAMESPACE, "get", "rayjob", name)
         return job if job.get("status", {}).get("jobDeploymentStatus") in ("Complete", "Failed") else None
 
     job = kube.wait_until(
-        done, 1200, f"RayJob {JOB} to finish", interval=5,
+        done, 1200, f"RayJob {name} to finish", interval=5,
         detail=lambda: kube.kubectl("-n", NAMESPACE, "get", "pods", check=False),
     )  # fmt: skip
     status = job["status"]

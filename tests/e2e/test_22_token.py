@@ -22,20 +22,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e import kube, scenario
+from tests.e2e import kube, rendered, scenario
 from tests.e2e.conftest import PULL_SECRET, image_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-TOKEN_NAMESPACE = "ray-token"
-TOKEN_RELEASE = "ray-token"
-SUBMITTERS = "ray-token-submitters"
-SERVICE = f"{TOKEN_RELEASE}-ray-aks-serving"
-SECRET = f"{TOKEN_RELEASE}-ray-aks-ray-token"
-RBAC_NAMESPACE = "ray-rbac"
-RBAC_RELEASE = "ray-rbac"
-RBAC_SUBMITTERS = "ray-rbac-submitters"
-BOUND, UNBOUND = "ray-submitter", "stranger"
 TOKEN_FILE = "/var/run/secrets/ray/token"
 
 # Submits `echo <marker>` to the Jobs API at argv[1] with the token argv[2] (or, when it is "-", the
@@ -113,21 +104,11 @@ def submit(namespace: str, pod: str, url: str, token: str) -> dict:
     return result
 
 
-def kept_token(namespace: str) -> str:
-    secret = kube.kubectl_json("-n", namespace, "get", "secret", SECRET)
-    return base64.b64decode(secret["data"]["auth_token"]).decode()
-
-
-def active_cluster(namespace: str) -> str:
-    return (
-        scenario.rayservice_status(namespace, SERVICE)
-        .get("activeServiceStatus", {})
-        .get("rayClusterName", "")
-    )
-
-
 # --- the kept token ---------------------------------------------------------------------------------
 
+TOKEN_NAMESPACE = "ray-token"
+TOKEN_RELEASE = "ray-token"
+SUBMITTERS = "ray-token-submitters"
 
 # The submitted jobs (`echo`) run their driver on the head: no worker needed.
 NO_WORKERS = {"rayCluster.workerGroups.cpu.replicas": 0, "rayCluster.workerGroups.cpu.minReplicas": 0}
@@ -144,6 +125,23 @@ TOKEN_VALUES: dict[str, object] = {
     "rayService.applications.embeddings.enabled": False,
     "networkPolicy.jobsApi.namespaces": [SUBMITTERS],
 }
+TOKEN = rendered.Release(TOKEN_RELEASE, TOKEN_NAMESPACE, TOKEN_VALUES)
+token_rayservice = TOKEN.lookup("rayservice")
+# The kept token's Secret, made by the first install (the later install takes it over).
+token_secret = TOKEN.lookup("token_secret")
+
+
+def kept_token(namespace: str) -> str:
+    secret = kube.kubectl_json("-n", namespace, "get", "secret", token_secret())
+    return base64.b64decode(secret["data"]["auth_token"]).decode()
+
+
+def active_cluster(namespace: str) -> str:
+    return (
+        scenario.rayservice_status(namespace, token_rayservice())
+        .get("activeServiceStatus", {})
+        .get("rayClusterName", "")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +151,11 @@ def token_release(cluster, registry, chart) -> Iterator[dict]:
         scenario.namespace(SUBMITTERS, registry),
         scenario.release(TOKEN_RELEASE, TOKEN_NAMESPACE, chart, registry, TOKEN_VALUES),
     ):
+        rayservice = token_rayservice()
         kube.wait_until(
-            lambda: scenario.rayservice_ready(TOKEN_NAMESPACE, SERVICE),
+            lambda: scenario.rayservice_ready(TOKEN_NAMESPACE, rayservice),
             900,
-            f"RayService {SERVICE} to be ready",
+            f"RayService {rayservice} to be ready",
             interval=5,
             detail=lambda: kube.kubectl("-n", TOKEN_NAMESPACE, "get", "pods", check=False),
         )
@@ -168,7 +167,7 @@ def token_release(cluster, registry, chart) -> Iterator[dict]:
 
 
 def head_url(cluster: str) -> str:
-    return f"http://{cluster}-head-svc.{TOKEN_NAMESPACE}.svc.cluster.local:8265"
+    return f"http://{scenario.head_service(cluster)}.{TOKEN_NAMESPACE}.svc.cluster.local:8265"
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +183,8 @@ def upgraded(token_release, chart, registry) -> dict:
 
     def moved() -> str:
         now = active_cluster(TOKEN_NAMESPACE)
-        return now if now and now != before and scenario.rayservice_ready(TOKEN_NAMESPACE, SERVICE) else ""
+        ready = scenario.rayservice_ready(TOKEN_NAMESPACE, token_rayservice())
+        return now if now and now != before and ready else ""
 
     after = kube.wait_until(moved, 900, "the RayService to move to a new Ray cluster", interval=5)
     return {"before": before, "after": after}
@@ -223,7 +223,7 @@ def test_uninstall_keeps_the_token_and_a_new_install_takes_it_over(token_release
         "install", TOKEN_RELEASE, str(chart), "--namespace", TOKEN_NAMESPACE, "-f", str(kube.VALUES),
         *image_values(registry), *scenario.set_args(values), "--timeout", "10m",
     )  # fmt: skip
-    secret = kube.kubectl_json("-n", TOKEN_NAMESPACE, "get", "secret", SECRET)
+    secret = kube.kubectl_json("-n", TOKEN_NAMESPACE, "get", "secret", token_secret())
     kube.record("token_kept_across_uninstall", {"same_token": kept_token(TOKEN_NAMESPACE) == token})
     assert kept_token(TOKEN_NAMESPACE) == token
     assert secret["metadata"]["annotations"]["meta.helm.sh/release-name"] == TOKEN_RELEASE
@@ -231,22 +231,30 @@ def test_uninstall_keeps_the_token_and_a_new_install_takes_it_over(token_release
 
 # --- Kubernetes-RBAC auth ---------------------------------------------------------------------------
 
+RBAC_NAMESPACE = "ray-rbac"
+RBAC_RELEASE = "ray-rbac"
+RBAC_SUBMITTERS = "ray-rbac-submitters"
+BOUND, UNBOUND = "ray-submitter", "stranger"
+
+RBAC_VALUES: dict[str, object] = {
+    "rayJobs.mnist.enabled": False,
+    "mlflow.enabled": False,
+    "tests.enabled": False,
+    "rayCluster.sharedStorage.enabled": False,  # the shared claim is the main namespace's
+    "rayCluster.auth.kubernetesRBAC.enabled": True,
+    "rayCluster.auth.kubernetesRBAC.subjects": [
+        {"kind": "ServiceAccount", "name": BOUND, "namespace": RBAC_SUBMITTERS}
+    ],
+    "networkPolicy.jobsApi.namespaces": [RBAC_SUBMITTERS],
+    **NO_WORKERS,
+}
+RBAC = rendered.Release(RBAC_RELEASE, RBAC_NAMESPACE, RBAC_VALUES)
+rbac_raycluster = RBAC.lookup("raycluster")
+
 
 @pytest.fixture(scope="module")
 def rbac_release(cluster, registry, chart) -> Iterator[dict]:
-    values: dict[str, object] = {
-        "rayJobs.mnist.enabled": False,
-        "mlflow.enabled": False,
-        "tests.enabled": False,
-        "rayCluster.sharedStorage.enabled": False,  # the shared claim is the main namespace's
-        "rayCluster.auth.kubernetesRBAC.enabled": True,
-        "rayCluster.auth.kubernetesRBAC.subjects": [
-            {"kind": "ServiceAccount", "name": BOUND, "namespace": RBAC_SUBMITTERS}
-        ],
-        "networkPolicy.jobsApi.namespaces": [RBAC_SUBMITTERS],
-        **NO_WORKERS,
-    }
-    cluster_name = f"{RBAC_RELEASE}-ray-aks"
+    cluster_name = rbac_raycluster()
     with scenario.namespace(RBAC_NAMESPACE, registry), scenario.namespace(RBAC_SUBMITTERS, registry):
         accounts = [
             {
@@ -257,7 +265,7 @@ def rbac_release(cluster, registry, chart) -> Iterator[dict]:
             for name in (BOUND, UNBOUND)
         ]
         kube.apply(accounts)
-        with scenario.release(RBAC_RELEASE, RBAC_NAMESPACE, chart, registry, values):
+        with scenario.release(RBAC_RELEASE, RBAC_NAMESPACE, chart, registry, RBAC_VALUES):
 
             def ready() -> bool:
                 status = kube.kubectl_json("-n", RBAC_NAMESPACE, "get", "raycluster", cluster_name).get(
@@ -273,7 +281,7 @@ def rbac_release(cluster, registry, chart) -> Iterator[dict]:
                     submitter_pod(RBAC_SUBMITTERS, registry, "unbound", UNBOUND),
                 ],
             )
-            url = f"http://{cluster_name}-head-svc.{RBAC_NAMESPACE}.svc.cluster.local:8265"
+            url = f"http://{scenario.head_service(cluster_name)}.{RBAC_NAMESPACE}.svc.cluster.local:8265"
             yield {"url": url, "cluster": cluster_name}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e import kube, scenario
+from tests.e2e import kube, rendered, scenario
 from tests.e2e.conftest import image_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -56,6 +56,8 @@ SPOT_VALUES: dict[str, object] = {
     "tests.enabled": False,
     "rayCluster.sharedStorage.enabled": False,
 }
+SPOT = rendered.Release(RELEASE, NAMESPACE, SPOT_VALUES)
+spot_raycluster = SPOT.lookup("raycluster")
 
 
 def spot_node(name: str, gpu: bool) -> dict:
@@ -73,6 +75,7 @@ def spot_node(name: str, gpu: bool) -> dict:
 
 @pytest.fixture(scope="module")
 def spot_release(cluster, registry, chart) -> Iterator[list[dict]]:
+    raycluster = spot_raycluster()
     nodes = [spot_node(n, gpu=False) for n in SPOT_NODES] + [spot_node(n, gpu=True) for n in SPOT_GPU_NODES]
     kube.apply(nodes)
     try:
@@ -84,7 +87,7 @@ def spot_release(cluster, registry, chart) -> Iterator[list[dict]]:
         ):
 
             def placed() -> list[dict] | None:
-                pods = scenario.pods(NAMESPACE, f"ray.io/cluster={RELEASE}-ray-aks")
+                pods = scenario.pods(NAMESPACE, f"ray.io/cluster={raycluster}")
                 spot = [p for p in pods if p["metadata"]["labels"].get("ray.io/group") in ("spot", "gpuspot")]
                 scheduled = [p for p in spot if p["spec"].get("nodeName")]
                 head = [p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "head"]

@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from tests.chart.node_fit import quantity
-from tests.e2e import kube, queued
+from tests.e2e import queued
 from tools.e2e import kueue
-from tools.render_chart import render
 
 # The documents of Kueue's config/default that the e2e install changes or drops, shaped as
 # `kubectl kustomize` prints them for v0.17.0 (names, and the fields the changes touch).
@@ -77,24 +76,19 @@ apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
 metadata: {name: kueue-mutating-webhook-configuration}
 webhooks:
-  - name: mpod.kb.io
-    rules: [{apiGroups: [""], resources: [pods]}]
-  - name: mjob.kb.io
-    rules: [{apiGroups: [batch], resources: [jobs]}]
+  - {name: mpod.kb.io, rules: [{apiGroups: [""], resources: [pods]}]}
+  - {name: mjob.kb.io, rules: [{apiGroups: [batch], resources: [jobs]}]}
   - name: mrayjob.kb.io
     namespaceSelector:
       matchExpressions:
         - {key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system, kueue-system]}
     rules: [{apiGroups: [ray.io], resources: [rayjobs]}]
-  - name: mworkload.kb.io
-    rules: [{apiGroups: [kueue.x-k8s.io], resources: [workloads]}]
+  - {name: mworkload.kb.io, rules: [{apiGroups: [kueue.x-k8s.io], resources: [workloads]}]}
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
 metadata: {name: kueue-validating-webhook-configuration}
-webhooks:
-  - name: vrayjob.kb.io
-    rules: [{apiGroups: [ray.io], resources: [rayjobs]}]
+webhooks: [{name: vrayjob.kb.io, rules: [{apiGroups: [ray.io], resources: [rayjobs]}]}]
 """
 IMAGE = "ray-aks-e2e.local/kueue:v0.17.0"
 
@@ -180,10 +174,7 @@ def test_the_webhooks_are_ready_once_every_one_has_a_ca_bundle():
 @pytest.fixture(scope="module")
 def queued_job() -> dict:
     """The scenario's RayJob, rendered by the chart with the e2e values and the scenario's."""
-    values = queued.VALUES | {"global.imageRegistry": "registry.example"}
-    objects = render([kube.VALUES], values, release=queued.RELEASES[0], namespace=queued.NAMESPACE)
-    (job,) = [o for o in objects if o["kind"] == "RayJob"]
-    return job
+    return queued.rendered_rayjob()
 
 
 def test_the_scenarios_rayjob_is_queued_without_the_autoscaler(queued_job):

@@ -14,7 +14,7 @@ from tests.e2e import overrides
 from tests.e2e.kube import VALUES
 
 DEFAULTS = REPO_ROOT / "charts" / "ray-aks" / "values.yaml"
-# What tests/e2e/conftest.py's image_values sets at install (a registry made by the test).
+# What tests/e2e/kube.py's image_args sets at install (a registry made by the test).
 SET_AT_INSTALL = [
     "global.imageRegistry",
     "global.imagePullSecrets",
