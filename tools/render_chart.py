@@ -34,6 +34,11 @@ from typing import Any
 
 import yaml
 
+try:
+    from tools.command_error import CommandError
+except ModuleNotFoundError:  # run as a script (python tools/render_chart.py): tools/ is on sys.path
+    from command_error import CommandError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHART_DIR = REPO_ROOT / "charts" / "ray-aks"
 GPU_VALUES = REPO_ROOT / "charts" / "ray-aks-gpu-values.yaml"
@@ -41,14 +46,12 @@ DEFAULT_RELEASE = "ray"
 DEFAULT_NAMESPACE = "ray"
 
 
-class RenderError(RuntimeError):
+class RenderError(CommandError):
     """helm refused to render; `stderr` holds helm's own message (e.g. a schema error or a `fail`)."""
 
     def __init__(self, command: list[str], returncode: int, stderr: str) -> None:
-        self.command = command
-        self.returncode = returncode
+        super().__init__("helm", command, returncode, stderr)
         self.stderr = stderr
-        super().__init__(f"helm exited {returncode}: {stderr.strip()}")
 
 
 def helm_binary(helm: str | os.PathLike[str] | None = None) -> str:
@@ -166,21 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kube-version", help="Kubernetes version helm renders for, e.g. 1.33.0")
     parser.add_argument("--api-versions", action="append", default=[], help="extra API version (repeatable)")
     parser.add_argument("--helm", help="helm binary (default: $HELM, else ./bin/helm)")
-    args = parser.parse_args(argv)
-    extra: list[str] = []
-    for item in args.set:
-        extra += ["--set", item]
+    options = vars(parser.parse_args(argv))
+    values_files = options.pop("values")
+    # helm parses --set itself (strings, as on its own command line), not as set_values' --set-json.
+    extra = [word for item in options.pop("set") for word in ("--set", item)]
     try:
-        text = render_text(
-            args.values,
-            helm=args.helm,
-            chart=args.chart,
-            release=args.release,
-            namespace=args.namespace,
-            kube_version=args.kube_version,
-            api_versions=args.api_versions,
-            extra_args=extra,
-        )
+        # The other options are render_text's keywords of the same names.
+        text = render_text(values_files, **options, extra_args=extra)
     except (RenderError, FileNotFoundError) as err:
         print(f"render_chart: {getattr(err, 'stderr', None) or err}", file=sys.stderr)
         return 1

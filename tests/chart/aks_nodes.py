@@ -17,7 +17,10 @@ from fractions import Fraction
 from typing import Any
 
 AKS_RESERVATIONS = "https://learn.microsoft.com/azure/aks/node-resource-reservations"
-DEPLOY_DOC = "docs/deploy-to-aks.md (az aks nodepool add), infra/variables.tf (cpu_pool, gpu_pool, max_pods)"
+DEPLOY_DOC = (
+    "docs/deploy-to-aks.md (az aks nodepool add), "
+    "infra/variables.tf (node_pools.cpu, node_pools.gpu, max_pods)"
+)
 
 
 @dataclass(frozen=True)
@@ -63,24 +66,25 @@ _ASPIRE_SIZES = (
     "src/Aspire.Hosting.Azure.Kubernetes/AksNodeVmSizes.cs"
 )
 
+
+def _aspire_size(name: str, page: str, vcpus: int, memory_gb: int, gpus: int = 0) -> VmSize:
+    """A size as Microsoft's list gives it (memory in GB, read as GiB), with the aspire.dev page of
+    its family that shows it."""
+    gpu_text = f", {gpus} GPU" if gpus else ""
+    return VmSize(
+        name=name,
+        vcpus=vcpus,
+        memory_mib=memory_gb * 1024,
+        gpus=gpus,
+        source=f"https://aspire.dev/reference/api/csharp/aspire.hosting.azure.kubernetes/{page}/ "
+        f"({name}: {vcpus} vCPUs, {memory_gb} GB RAM{gpu_text}), from {_ASPIRE_SIZES}",
+    )
+
+
 # The docs create the CPU pool with Standard_D8ds_v5: the Dsv5 size with a local disk (Ephemeral OS
 # disks need one), same vCPUs and memory as Standard_D8s_v5.
-STANDARD_D8DS_V5 = VmSize(
-    name="Standard_D8ds_v5",
-    vcpus=8,
-    memory_mib=32 * 1024,
-    gpus=0,
-    source="https://aspire.dev/reference/api/csharp/aspire.hosting.azure.kubernetes/standardddsv5/ "
-    f"(Standard_D8ds_v5: 8 vCPUs, 32 GB RAM), from {_ASPIRE_SIZES}",
-)
-STANDARD_NC4AS_T4_V3 = VmSize(
-    name="Standard_NC4as_T4_v3",
-    vcpus=4,
-    memory_mib=28 * 1024,
-    gpus=1,
-    source="https://aspire.dev/reference/api/csharp/aspire.hosting.azure.kubernetes/standardncasv3t4/ "
-    f"(Standard_NC4as_T4_v3: 4 vCPUs, 28 GB RAM, 1 GPU), from {_ASPIRE_SIZES}",
-)
+STANDARD_D8DS_V5 = _aspire_size("Standard_D8ds_v5", "standardddsv5", vcpus=8, memory_gb=32)
+STANDARD_NC4AS_T4_V3 = _aspire_size("Standard_NC4as_T4_v3", "standardncasv3t4", vcpus=4, memory_gb=28, gpus=1)
 
 # --max-pods 110 on every pool (Azure CNI Overlay's own default would be 250:
 # https://docs.azure.cn/en-us/aks/node-autoprovision-aksnodeclass). 110 also sets kube-reserved memory.

@@ -8,10 +8,10 @@ suite in charts/ray-aks/tests.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import yaml
 
+from tests.support.trees import mappings
 from tools.render_chart import CHART_DIR
 
 FAIL_CALL = re.compile(r'\bfail\s+(?:\(\s*printf\s+)?"((?:[^"\\]|\\.)*)"')
@@ -32,24 +32,14 @@ def fail_patterns() -> dict[str, re.Pattern[str]]:
     return patterns
 
 
-def _error_messages(node: Any) -> list[str]:
-    found: list[str] = []
-    if isinstance(node, dict):
-        failed = node.get("failedTemplate")
-        if isinstance(failed, dict) and "errorMessage" in failed:
-            found.append(str(failed["errorMessage"]))
-        for value in node.values():
-            found += _error_messages(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _error_messages(item)
-    return found
-
-
 def failed_template_messages() -> list[str]:
+    """The `failedTemplate.errorMessage` of every assertion in the chart's unit test suites."""
     messages: list[str] = []
     for suite in sorted((CHART_DIR / "tests").glob("*_test.yaml")):
-        messages += _error_messages(yaml.safe_load(suite.read_text()))
+        for node in mappings(yaml.safe_load(suite.read_text())):
+            failed = node.get("failedTemplate")
+            if isinstance(failed, dict) and "errorMessage" in failed:
+                messages.append(str(failed["errorMessage"]))
     return messages
 
 

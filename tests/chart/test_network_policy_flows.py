@@ -7,7 +7,11 @@ kube-dns, clients); tests/chart/network_policy.py evaluates the policies per Kub
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,125 +91,91 @@ def cluster_endpoints(objects: Objects) -> dict[str, Endpoint]:
     return endpoints
 
 
-@pytest.fixture(scope="module")
-def default_render() -> Objects:
-    return render()
-
-
-@pytest.fixture(scope="module")
-def egress_render() -> Objects:
-    return render(values_files=[EGRESS_SCENARIO])
-
-
 def flow(objects: Objects, source: str, destination: str, port: int, protocol: str = "TCP") -> bool:
     endpoints = cluster_endpoints(objects)
     return allowed(objects, endpoints[source], endpoints[destination], port, protocol)
 
 
-# (source, destination, port[, protocol]) with the default values
+# Flows as source->destination:port[/protocol] (TCP unless named): with the default values
+FLOW = re.compile(r"(?P<source>[\w-]+)->(?P<destination>[\w-]+):(?P<port>\d+)(?:/(?P<protocol>UDP|TCP))?")
 DEFAULT_ALLOWED = [
-    ("worker", "head", 6379),  # GCS
-    ("head", "worker", 10002),  # worker processes
-    ("worker", "head", 52365),  # dashboard agent
-    ("operator", "head", 8265),
-    ("submitter", "head", 8265),
-    ("helm-test", "head", 8265),
-    ("prometheus", "head", 8080),
-    ("prometheus", "worker", 8080),
-    ("prometheus", "head", 44217),
-    ("prometheus", "head", 44227),
-    ("ama-metrics", "worker", 8080),
-    ("client-same-namespace", "head", 8000),
-    ("worker", "mlflow", 5000),
-    ("head", "mlflow", 5000),
-    ("head", "kube-dns", 53, "UDP"),
-    ("worker", "kube-dns", 53, "UDP"),
-    ("mlflow", "kube-dns", 53, "UDP"),
-    ("worker", "azure-storage", 443),  # egress is open by default
+    "worker->head:6379",  # GCS
+    "head->worker:10002",  # worker processes
+    "worker->head:52365",  # dashboard agent
+    "operator->head:8265",
+    "submitter->head:8265",
+    "helm-test->head:8265",
+    "prometheus->head:8080",
+    "prometheus->worker:8080",
+    "prometheus->head:44217",
+    "prometheus->head:44227",
+    "ama-metrics->worker:8080",
+    "client-same-namespace->head:8000",
+    "worker->mlflow:5000",
+    "head->mlflow:5000",
+    "head->kube-dns:53/UDP",
+    "worker->kube-dns:53/UDP",
+    "mlflow->kube-dns:53/UDP",
+    "worker->azure-storage:443",  # egress is open by default
 ]
 
 DEFAULT_DENIED = [
-    ("client-other-namespace", "head", 8265),
-    ("client-same-namespace", "head", 8265),
-    ("internet", "head", 8265),
-    ("internet", "head", 10001),
-    ("vnet-client", "head", 10001),
-    ("client-other-namespace", "head", 10001),
-    ("client-same-namespace", "head", 10001),
-    ("submitter", "head", 10001),
-    ("other-ray-cluster", "head", 6379),
-    ("other-ray-cluster", "head", 10001),
-    ("operator", "head", 6379),
-    ("prometheus", "head", 8265),
-    ("client-other-namespace", "head", 8000),
-    ("internet", "head", 8000),
-    ("client-other-namespace", "mlflow", 5000),
-    ("client-same-namespace", "mlflow", 5000),
-    ("client-other-namespace", "head", 8080),
+    "client-other-namespace->head:8265",
+    "client-same-namespace->head:8265",
+    "internet->head:8265",
+    "internet->head:10001",
+    "vnet-client->head:10001",
+    "client-other-namespace->head:10001",
+    "client-same-namespace->head:10001",
+    "submitter->head:10001",
+    "other-ray-cluster->head:6379",
+    "other-ray-cluster->head:10001",
+    "operator->head:6379",
+    "prometheus->head:8265",
+    "client-other-namespace->head:8000",
+    "internet->head:8000",
+    "client-other-namespace->mlflow:5000",
+    "client-same-namespace->mlflow:5000",
+    "client-other-namespace->head:8080",
 ]
-
-
-@pytest.mark.parametrize("case", DEFAULT_ALLOWED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_default_policies_allow(default_render: Objects, case: tuple[Any, ...]) -> None:
-    assert flow(default_render, *case)
-
-
-@pytest.mark.parametrize("case", DEFAULT_DENIED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_default_policies_deny(default_render: Objects, case: tuple[Any, ...]) -> None:
-    assert not flow(default_render, *case)
 
 
 # The egress scenario (ci/21): operator in kuberay-system, Prometheus pods in `monitoring` only,
 # Serve open to app-routing-system and 10.224.0.0/16, egress restricted.
 EGRESS_ALLOWED = [
-    ("worker", "head", 6379),
-    ("head", "worker", 10002),
-    ("worker", "mlflow", 5000),
-    ("head", "kube-dns", 53, "UDP"),
-    ("worker", "kube-dns", 53, "TCP"),
-    ("mlflow", "kube-dns", 53, "UDP"),
-    ("worker", "azure-storage", 443),
-    ("submitter", "head", 8265),
-    ("helm-test", "head", 8265),
-    ("operator-elsewhere", "head", 8265),
-    ("prometheus", "worker", 8080),
-    ("ingress-controller", "head", 8000),
-    ("vnet-client", "head", 8000),
+    "worker->head:6379",
+    "head->worker:10002",
+    "worker->mlflow:5000",
+    "head->kube-dns:53/UDP",
+    "worker->kube-dns:53/TCP",
+    "mlflow->kube-dns:53/UDP",
+    "worker->azure-storage:443",
+    "submitter->head:8265",
+    "helm-test->head:8265",
+    "operator-elsewhere->head:8265",
+    "prometheus->worker:8080",
+    "ingress-controller->head:8000",
+    "vnet-client->head:8000",
 ]
 
 EGRESS_DENIED = [
-    ("worker", "public-dns", 443),
-    ("worker", "azure-storage", 80),
-    ("worker", "internet", 443),
-    ("head", "client-other-namespace", 80),
-    ("mlflow", "head", 8265),
-    ("worker", "kube-dns", 5353, "UDP"),
-    ("operator", "head", 8265),  # the operator moved to kuberay-system
-    ("ama-metrics", "worker", 8080),  # Prometheus pods are those labelled prometheus in `monitoring`
-    ("ingress-controller", "head", 10001),
-    ("vnet-client", "head", 8265),
+    "worker->public-dns:443",
+    "worker->azure-storage:80",
+    "worker->internet:443",
+    "head->client-other-namespace:80",
+    "mlflow->head:8265",
+    "worker->kube-dns:5353/UDP",
+    "operator->head:8265",  # the operator moved to kuberay-system
+    "ama-metrics->worker:8080",  # Prometheus pods are those labelled prometheus in `monitoring`
+    "ingress-controller->head:10001",
+    "vnet-client->head:8265",
 ]
-
-
-@pytest.mark.parametrize("case", EGRESS_ALLOWED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_egress_scenario_allows(egress_render: Objects, case: tuple[Any, ...]) -> None:
-    assert flow(egress_render, *case)
-
-
-@pytest.mark.parametrize("case", EGRESS_DENIED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_egress_scenario_denies(egress_render: Objects, case: tuple[Any, ...]) -> None:
-    assert not flow(egress_render, *case)
 
 
 WORKLOAD_SCENARIOS = [
     CHART_DIR / "ci" / "10-rayjobs-values.yaml",
     CHART_DIR / "ci" / "12-rayservice-values.yaml",
 ]
-
-
-@pytest.fixture(scope="module")
-def workload_render() -> Objects:
-    return render(values_files=WORKLOAD_SCENARIOS)
 
 
 def workload_endpoints(objects: Objects) -> dict[str, Endpoint]:
@@ -227,44 +197,72 @@ def workload_endpoints(objects: Objects) -> dict[str, Endpoint]:
 # With the four RayJobs and the RayService (Ingress on) rendered: each Ray cluster talks within
 # itself only; the rendered submitter reaches its head's dashboard; the Ingress controller reaches Serve.
 WORKLOAD_ALLOWED = [
-    ("job-worker", "job-head", 6379),
-    ("job-head", "job-worker", 10002),
-    ("job-submitter", "job-head", 8265),
-    ("job-head", "mlflow", 5000),
-    ("serve-worker", "serve-head", 6379),
-    ("serve-worker", "mlflow", 5000),
-    ("ingress-controller", "serve-head", 8000),  # added by itself while the Ingress is on
-    ("ingress-controller", "serve-worker", 8000),
-    ("operator", "job-head", 8265),
-    ("prometheus", "serve-worker", 8080),
+    "job-worker->job-head:6379",
+    "job-head->job-worker:10002",
+    "job-submitter->job-head:8265",
+    "job-head->mlflow:5000",
+    "serve-worker->serve-head:6379",
+    "serve-worker->mlflow:5000",
+    "ingress-controller->serve-head:8000",  # added by itself while the Ingress is on
+    "ingress-controller->serve-worker:8000",
+    "operator->job-head:8265",
+    "prometheus->serve-worker:8080",
 ]
 
 WORKLOAD_DENIED = [
-    ("job-worker", "head", 6379),  # a job's cluster and the chart's RayCluster are separate
-    ("worker", "job-head", 6379),
-    ("serve-worker", "job-head", 6379),
-    ("job-worker", "serve-head", 10001),
-    ("job-submitter", "job-head", 10001),
-    ("ingress-controller", "serve-head", 8265),
-    ("ingress-controller", "serve-head", 10001),
-    ("client-other-namespace", "serve-head", 8000),
-    ("internet", "job-head", 8265),
+    "job-worker->head:6379",  # a job's cluster and the chart's RayCluster are separate
+    "worker->job-head:6379",
+    "serve-worker->job-head:6379",
+    "job-worker->serve-head:10001",
+    "job-submitter->job-head:10001",
+    "ingress-controller->serve-head:8265",
+    "ingress-controller->serve-head:10001",
+    "client-other-namespace->serve-head:8000",
+    "internet->job-head:8265",
 ]
 
 
-def workload_flow(objects: Objects, source: str, destination: str, port: int) -> bool:
-    endpoints = workload_endpoints(objects)
-    return allowed(objects, endpoints[source], endpoints[destination], port, "TCP")
+@dataclass(frozen=True)
+class Scenario:
+    """A render of the chart, the pods its flows name, and the flows its policies let through or not."""
+
+    values_files: list[Path]
+    endpoints: Callable[[Objects], dict[str, Endpoint]]
+    allowed: list[str]
+    denied: list[str]
 
 
-@pytest.mark.parametrize("case", WORKLOAD_ALLOWED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_workload_policies_allow(workload_render: Objects, case: tuple[Any, ...]) -> None:
-    assert workload_flow(workload_render, *case)
+SCENARIOS = {
+    "default": Scenario([], cluster_endpoints, DEFAULT_ALLOWED, DEFAULT_DENIED),
+    "egress": Scenario([EGRESS_SCENARIO], cluster_endpoints, EGRESS_ALLOWED, EGRESS_DENIED),
+    "workload": Scenario(WORKLOAD_SCENARIOS, workload_endpoints, WORKLOAD_ALLOWED, WORKLOAD_DENIED),
+}
 
 
-@pytest.mark.parametrize("case", WORKLOAD_DENIED, ids=lambda c: "{}->{}:{}".format(*c))
-def test_workload_policies_deny(workload_render: Objects, case: tuple[Any, ...]) -> None:
-    assert not workload_flow(workload_render, *case)
+@pytest.fixture(scope="module")
+def rendered() -> Callable[[str], Objects]:
+    """The scenario's render, made once per module."""
+    return functools.cache(lambda name: render(values_files=SCENARIOS[name].values_files))
+
+
+@pytest.mark.parametrize(
+    ("name", "flow", "expected"),
+    [
+        pytest.param(name, flow, expected, id=f"{name}-{'allows' if expected else 'denies'}-{flow}")
+        for name, scenario in SCENARIOS.items()
+        for expected, flows in ((True, scenario.allowed), (False, scenario.denied))
+        for flow in flows
+    ],
+)
+def test_policies_let_through_the_flows_ray_needs_and_no_others(
+    rendered: Callable[[str], Objects], name: str, flow: str, expected: bool
+) -> None:
+    objects = rendered(name)
+    endpoints = SCENARIOS[name].endpoints(objects)
+    parts = FLOW.fullmatch(flow)
+    assert parts, f"{flow} is not source->destination:port[/protocol]"
+    source, destination = endpoints[parts["source"]], endpoints[parts["destination"]]
+    assert allowed(objects, source, destination, int(parts["port"]), parts["protocol"] or "TCP") == expected
 
 
 def test_without_network_policies_everything_flows() -> None:

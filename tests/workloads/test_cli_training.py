@@ -12,6 +12,8 @@ from ray_aks.cli import app
 from ray_aks.data.mnist import FILES, load_mnist_dir
 from typer.testing import CliRunner
 
+from tests.support.fresh_python import run_in_fresh_python
+
 COMMANDS = {
     ("train", "mnist"): [
         "--data-dir", "--download", "--epochs", "--num-workers", "--use-gpu", "--cpus-per-worker",
@@ -137,5 +139,4 @@ def test_commands_and_model_code_load_without_ray() -> None:
         "import ray_aks.evaluation.predictor\n"
         "assert 'ray' not in sys.modules, 'model code or a data reader imports ray'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    run_in_fresh_python(code)

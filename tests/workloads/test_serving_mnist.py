@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -13,6 +14,7 @@ import requests
 from ray_aks.data.digits import digits_28x28
 from ray_aks.serving import mnist
 
+from tests.support.http_checks import assert_refused, json_answer
 from tests.workloads.serving_fixtures import (
     REPLICA,
     assert_no_server_errors,
@@ -94,16 +96,13 @@ def post_to_prefix(url: str, **kwargs) -> requests.Response:
 
 
 def test_healthz_names_the_model(url: str) -> None:
-    response = requests.get(f"{url}/healthz", timeout=30)
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model": "models:/mnist-cnn@champion"}
+    answer = json_answer(requests.get(f"{url}/healthz", timeout=30))
+    assert answer == {"status": "ok", "model": "models:/mnist-cnn@champion"}
 
 
 def test_json_data_at_the_route_prefix_gets_the_documented_shape(url: str, digits) -> None:
     pixels = (digits.test_images[0] / 255.0).tolist()
-    response = predict(url, json={"data": pixels})
-    assert response.status_code == 200
-    body = response.json()
+    body = json_answer(predict(url, json={"data": pixels}))
     assert set(body) == {"prediction", "confidence", "probabilities"}
     assert len(body["probabilities"]) == 10
     assert body["prediction"] == int(np.argmax(body["probabilities"]))
@@ -146,9 +145,8 @@ def test_every_image_form_gives_the_same_answer(url: str, digits) -> None:
         assert response.status_code == 200, (form, response.text)
         assert response.json()["prediction"] == expected["prediction"], form
     assert answers["raw png"].json()["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-5)
-    jpeg = predict(url, data=png_bytes(digit, "JPEG"), headers={"content-type": "image/jpeg"})
-    assert jpeg.status_code == 200
-    assert 0 <= jpeg.json()["prediction"] <= 9
+    jpeg = json_answer(predict(url, data=png_bytes(digit, "JPEG"), headers={"content-type": "image/jpeg"}))
+    assert 0 <= jpeg["prediction"] <= 9
 
 
 def test_json_rows_or_flat_pixels_posted_to_the_route_prefix_get_the_predict_answer(url: str, digits) -> None:
@@ -172,52 +170,38 @@ FLAT = [0.0] * 784
 ROOT_LAYOUT = "data must be 28 rows of 28 numbers or a flat list of 784 numbers"
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type", "status", "reason"),
-    [
-        (json.dumps({"data": [[0.0] * 28] * 27}), "application/json", 422, "at least 28 items"),
-        (json.dumps({"data": FLAT[:-1]}), "application/json", 422, "at least 784 items"),
-        (json.dumps({"data": [*FLAT, 0.0]}), "application/json", 422, "at most 784 items"),
-        (json.dumps({"data": []}), "application/json", 422, "at least 784 items"),
-        (
-            json.dumps({"data": [*[0.5] * 783, [0.5]]}),
-            "application/json",
-            422,
-            "Input should be a valid number",
-        ),
-        (json.dumps({"data": ["0.5"] * 784}), "application/json", 422, "Input should be a valid number"),
-        (json.dumps({"data": [2.0] * 784}), "application/json", 422, "less than or equal to 1"),
-        ('{"data": [NaN' + ",0" * 783 + "]}", "application/json", 422, "Input should be a finite number"),
-        (json.dumps({"data": "pixels"}), "application/json", 422, ROOT_LAYOUT),
-        (json.dumps({"data": None}), "application/json", 422, ROOT_LAYOUT),
-        (json.dumps({}), "application/json", 422, "Field required"),
-        (json.dumps({"data": FLAT, "label": 3}), "application/json", 422, "Extra inputs are not permitted"),
-        ("{not json", "application/json", 422, "Invalid JSON"),
-        (json.dumps({"data": FLAT}), "text/plain", 415, "unsupported content-type 'text/plain'"),
-    ],
-    ids=[
-        "27-rows",
-        "783-flat",
-        "785-flat",
-        "empty",
-        "mixed-rows-and-flat",
-        "string-pixels",
-        "out-of-range",
-        "nan",
-        "wrong-type",
-        "null",
-        "missing-data",
-        "unknown-field",
-        "invalid-json",
-        "not-json",
-    ],
-)
-def test_bad_json_at_the_route_prefix_gets_4xx_with_the_reason(
-    url: str, body, content_type: str, status: int, reason: str
-) -> None:
-    response = post_to_prefix(url, data=body, headers={"content-type": content_type})
-    assert response.status_code == status, response.text
-    assert reason in response.text
+# Bad requests to the route prefix (the root's JSON API): (body, content type, status, reason).
+BAD_AT_THE_PREFIX = {
+    "27-rows": (json.dumps({"data": [[0.0] * 28] * 27}), "application/json", 422, "at least 28 items"),
+    "783-flat": (json.dumps({"data": FLAT[:-1]}), "application/json", 422, "at least 784 items"),
+    "785-flat": (json.dumps({"data": [*FLAT, 0.0]}), "application/json", 422, "at most 784 items"),
+    "empty": (json.dumps({"data": []}), "application/json", 422, "at least 784 items"),
+    "mixed-rows-and-flat": (
+        json.dumps({"data": [*[0.5] * 783, [0.5]]}),
+        "application/json",
+        422,
+        "Input should be a valid number",
+    ),
+    "string-pixels": (
+        json.dumps({"data": ["0.5"] * 784}),
+        "application/json",
+        422,
+        "Input should be a valid number",
+    ),
+    "out-of-range": (json.dumps({"data": [2.0] * 784}), "application/json", 422, "less than or equal to 1"),
+    "nan": ('{"data": [NaN' + ",0" * 783 + "]}", "application/json", 422, "Input should be a finite number"),
+    "wrong-type": (json.dumps({"data": "pixels"}), "application/json", 422, ROOT_LAYOUT),
+    "null": (json.dumps({"data": None}), "application/json", 422, ROOT_LAYOUT),
+    "missing-data": (json.dumps({}), "application/json", 422, "Field required"),
+    "unknown-field": (
+        json.dumps({"data": FLAT, "label": 3}),
+        "application/json",
+        422,
+        "Extra inputs are not permitted",
+    ),
+    "invalid-json": ("{not json", "application/json", 422, "Invalid JSON"),
+    "not-json": (json.dumps({"data": FLAT}), "text/plain", 415, "unsupported content-type 'text/plain'"),
+}
 
 
 def test_openapi_documents_the_root_route_with_examples(url: str) -> None:
@@ -233,61 +217,81 @@ ROW = [0.0] * 28
 TRUNCATED_PNG = png_bytes(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8))[:400]
 
 
+# Bad requests to /predict: (body, content type, status, reason).
+BAD_AT_PREDICT = {
+    "27-rows": (
+        json.dumps({"data": [ROW] * 27}),
+        "application/json",
+        422,
+        "List should have at least 28 items",
+    ),
+    "29-columns": (
+        json.dumps({"data": [ROW] * 27 + [[0.0] * 29]}),
+        "application/json",
+        422,
+        "at most 28 items",
+    ),
+    "nan": (
+        '{"data": [' + ",".join(["[NaN" + ",0" * 27 + "]"] + [json.dumps(ROW)] * 27) + "]}",
+        "application/json",
+        422,
+        "Input should be a finite number",
+    ),
+    "string-pixels": (
+        json.dumps({"data": [["0.5"] * 28] * 28}),
+        "application/json",
+        422,
+        "Input should be a valid number",
+    ),
+    "out-of-range": (
+        json.dumps({"data": [[2.0] * 28] * 28}),
+        "application/json",
+        422,
+        "less than or equal to 1",
+    ),
+    "wrong-type": (json.dumps({"data": "pixels"}), "application/json", 422, '"type":"list_type"'),
+    "neither-field": (json.dumps({}), "application/json", 422, "exactly one of 'data'"),
+    "both-fields": (
+        json.dumps({"data": [ROW] * 28, "image": "x"}),
+        "application/json",
+        422,
+        "exactly one of 'data'",
+    ),
+    "unknown-field": (json.dumps({"pixels": []}), "application/json", 422, "Extra inputs are not permitted"),
+    "invalid-json": ("{not json", "application/json", 422, "Invalid JSON"),
+    "bad-base64": (
+        json.dumps({"image": "***not base64***"}),
+        "application/json",
+        400,
+        "image is not valid base64",
+    ),
+    "base64-not-image": (
+        json.dumps({"image": b64(b"hello, not an image")}),
+        "application/json",
+        400,
+        "not an image",
+    ),
+    "truncated-png": (TRUNCATED_PNG, "image/png", 400, "image could not be decoded: image file is truncated"),
+    "raw-not-image": (b"\x00\x01\x02 random bytes", "image/png", 400, "not an image"),
+    "empty-image": (b"", "image/png", 400, "image is empty"),
+    "unsupported-type": ("data=1", "text/plain", 415, "unsupported content-type 'text/plain'"),
+}
+
+
 @pytest.mark.parametrize(
-    ("body", "content_type", "status", "reason"),
+    ("send", "body", "content_type", "status", "reason"),
     [
-        (json.dumps({"data": [ROW] * 27}), "application/json", 422, "List should have at least 28 items"),
-        (json.dumps({"data": [ROW] * 27 + [[0.0] * 29]}), "application/json", 422, "at most 28 items"),
-        (
-            '{"data": [' + ",".join(["[NaN" + ",0" * 27 + "]"] + [json.dumps(ROW)] * 27) + "]}",
-            "application/json",
-            422,
-            "Input should be a finite number",
+        *(
+            pytest.param(post_to_prefix, *case, id=f"prefix-{name}")
+            for name, case in BAD_AT_THE_PREFIX.items()
         ),
-        (
-            json.dumps({"data": [["0.5"] * 28] * 28}),
-            "application/json",
-            422,
-            "Input should be a valid number",
-        ),
-        (json.dumps({"data": [[2.0] * 28] * 28}), "application/json", 422, "less than or equal to 1"),
-        (json.dumps({"data": "pixels"}), "application/json", 422, '"type":"list_type"'),
-        (json.dumps({}), "application/json", 422, "exactly one of 'data'"),
-        (json.dumps({"data": [ROW] * 28, "image": "x"}), "application/json", 422, "exactly one of 'data'"),
-        (json.dumps({"pixels": []}), "application/json", 422, "Extra inputs are not permitted"),
-        ("{not json", "application/json", 422, "Invalid JSON"),
-        (json.dumps({"image": "***not base64***"}), "application/json", 400, "image is not valid base64"),
-        (json.dumps({"image": b64(b"hello, not an image")}), "application/json", 400, "not an image"),
-        (TRUNCATED_PNG, "image/png", 400, "image could not be decoded: image file is truncated"),
-        (b"\x00\x01\x02 random bytes", "image/png", 400, "not an image"),
-        (b"", "image/png", 400, "image is empty"),
-        ("data=1", "text/plain", 415, "unsupported content-type 'text/plain'"),
-    ],
-    ids=[
-        "27-rows",
-        "29-columns",
-        "nan",
-        "string-pixels",
-        "out-of-range",
-        "wrong-type",
-        "neither-field",
-        "both-fields",
-        "unknown-field",
-        "invalid-json",
-        "bad-base64",
-        "base64-not-image",
-        "truncated-png",
-        "raw-not-image",
-        "empty-image",
-        "unsupported-type",
+        *(pytest.param(predict, *case, id=f"predict-{name}") for name, case in BAD_AT_PREDICT.items()),
     ],
 )
 def test_bad_input_gets_4xx_with_the_reason(
-    url: str, body, content_type: str, status: int, reason: str
+    url: str, send: Callable[..., requests.Response], body, content_type: str, status: int, reason: str
 ) -> None:
-    response = predict(url, data=body, headers={"content-type": content_type})
-    assert response.status_code == status, response.text
-    assert reason in response.text
+    assert_refused(send(url, data=body, headers={"content-type": content_type}), status, reason)
 
 
 def test_decompression_bomb_gets_400(url: str) -> None:

@@ -13,6 +13,7 @@ import yaml
 from ray_aks import cli
 from typer.testing import CliRunner
 
+from tests.support.http_checks import assert_refused, json_answer
 from tests.workloads.serving_fixtures import (
     REPLICA,
     TINY_CORPUS,
@@ -70,9 +71,7 @@ def generate(url: str, body) -> requests.Response:
 
 
 def test_text_generation_answers_in_the_pipeline_shape(url: str) -> None:
-    response = generate(url, {"input": "Once upon a time"})
-    assert response.status_code == 200
-    body = response.json()
+    body = json_answer(generate(url, {"input": "Once upon a time"}))
     assert isinstance(body, list) and len(body) == 1
     assert set(body[0]) == {"generated_text"}
     assert body[0]["generated_text"].startswith("Once upon a time")
@@ -89,9 +88,7 @@ def test_a_vanishing_temperature_decodes_greedily_instead_of_failing(url: str) -
     prompt = TINY_CORPUS[0][:20]
     greedy = generate(url, {"input": prompt, "temperature": 0}).json()
     for temperature in (3.387318754530487e-162, 1e-5):
-        response = generate(url, {"input": prompt, "temperature": temperature})
-        assert response.status_code == 200, response.text
-        assert response.json() == greedy
+        assert json_answer(generate(url, {"input": prompt, "temperature": temperature})) == greedy
 
 
 def test_concurrent_requests_share_generate_calls_and_get_their_own_answers(url: str) -> None:
@@ -112,44 +109,40 @@ def test_concurrent_requests_share_generate_calls_and_get_their_own_answers(url:
 
 
 def test_generation_params_within_limits_are_accepted(url: str) -> None:
-    response = generate(url, {"input": "The robot", "max_new_tokens": 16, "temperature": 0.9, "top_p": 0.8})
-    assert response.status_code == 200
-    assert response.json()[0]["generated_text"].startswith("The robot")
+    body = {"input": "The robot", "max_new_tokens": 16, "temperature": 0.9, "top_p": 0.8}
+    assert json_answer(generate(url, body))[0]["generated_text"].startswith("The robot")
 
 
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"input": "x", "max_new_tokens": 17}, "Input should be less than or equal to 16"),
-        ({"input": "x", "max_new_tokens": 0}, "Input should be greater than or equal to 1"),
-        ({"input": "x", "temperature": 1.6}, "Input should be less than or equal to 1.5"),
-        ({"input": "x", "top_p": 0}, "Input should be greater than 0"),
-        ({"input": "x", "max_new_tokens": "5"}, "Input should be a valid integer"),
-        ({"input": "y" * 201}, "String should have at most 200 characters"),
-        ({"input": ""}, "String should have at least 1 character"),
-        ({"input": 42}, "Input should be a valid string"),
-        ({"prompt": "x"}, "Field required"),
-        ({"input": "x", "max_tokens": 5}, "Extra inputs are not permitted"),
-        (["Once upon a time"], "Input should be a valid dictionary"),
-    ],
-    ids=[
-        "tokens-over-limit",
-        "zero-tokens",
-        "hot",
-        "top-p-zero",
-        "string-number",
-        "too-long",
-        "empty",
-        "wrong-type",
-        "missing-input",
-        "unknown-field",
-        "not-an-object",
+        pytest.param(
+            {"input": "x", "max_new_tokens": 17},
+            "Input should be less than or equal to 16",
+            id="tokens-over-limit",
+        ),
+        pytest.param(
+            {"input": "x", "max_new_tokens": 0},
+            "Input should be greater than or equal to 1",
+            id="zero-tokens",
+        ),
+        pytest.param(
+            {"input": "x", "temperature": 1.6}, "Input should be less than or equal to 1.5", id="hot"
+        ),
+        pytest.param({"input": "x", "top_p": 0}, "Input should be greater than 0", id="top-p-zero"),
+        pytest.param(
+            {"input": "x", "max_new_tokens": "5"}, "Input should be a valid integer", id="string-number"
+        ),
+        pytest.param({"input": "y" * 201}, "String should have at most 200 characters", id="too-long"),
+        pytest.param({"input": ""}, "String should have at least 1 character", id="empty"),
+        pytest.param({"input": 42}, "Input should be a valid string", id="wrong-type"),
+        pytest.param({"prompt": "x"}, "Field required", id="missing-input"),
+        pytest.param({"input": "x", "max_tokens": 5}, "Extra inputs are not permitted", id="unknown-field"),
+        pytest.param(["Once upon a time"], "Input should be a valid dictionary", id="not-an-object"),
     ],
 )
 def test_bad_request_gets_422_with_the_reason(url: str, body, reason: str) -> None:
-    response = generate(url, body)
-    assert response.status_code == 422
-    assert reason in response.text
+    assert_refused(generate(url, body), 422, reason)
 
 
 def test_nan_gets_422_not_500(url: str) -> None:

@@ -4,13 +4,13 @@ the one training step."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from ray_aks.tracking.mlflow_tracking import NullTracker, RunTracker
 from ray_aks.training.epochs import PassTotals, train_step
+
+from tests.support.fresh_python import run_in_fresh_python
 
 
 def test_rank_0_keeps_the_tracker_and_the_other_ranks_get_one_that_does_nothing() -> None:
@@ -29,8 +29,7 @@ def test_the_null_tracker_imports_no_mlflow() -> None:
         "t.log_epochs([{'epoch': 1, 'm': 1.0}], ('m',)); t.set_tags({'k': 'v'})\n"
         "assert 'mlflow' not in sys.modules\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    run_in_fresh_python(code)
 
 
 def test_a_training_step_lowers_the_loss_and_the_totals_count_the_batch() -> None:

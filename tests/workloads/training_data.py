@@ -14,25 +14,18 @@ def save_tiny_clip(directory: Path) -> Path:
     """A CLIP built from CLIPConfig (random weights, 32x32 input) saved like a hub model."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 
+    # Sizes both towers use (tiny: the tests train on 2 shared cores); the vision tower has a layer more.
+    common = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 2}
     text = CLIPTextConfig(
         vocab_size=64,
-        hidden_size=32,
-        intermediate_size=37,
         num_hidden_layers=1,
-        num_attention_heads=2,
         max_position_embeddings=16,
         bos_token_id=0,
         eos_token_id=1,
         pad_token_id=1,
+        **common,
     )
-    vision = CLIPVisionConfig(
-        image_size=32,
-        patch_size=8,
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-    )
+    vision = CLIPVisionConfig(image_size=32, patch_size=8, num_hidden_layers=2, **common)
     config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)
     import torch
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tools.e2e import configs
 from tools.e2e.layout import Layout
@@ -16,8 +17,8 @@ from tools.e2e.layout import Layout
 @dataclass(frozen=True)
 class Component:
     name: str
-    # The command line, from the layout (it may write the config file it names).
-    command: Callable[[Layout], list[str]]
+    # Its flags, from the layout (a function may write the config file a flag names).
+    flags: Callable[[Layout], list[str]]
     # Ready when this answers 200 ...
     health_url: Callable[[Layout], str] | None = None
     # ... or when the cluster check of this name holds (tools/e2e/cluster.py's READY_CHECKS).
@@ -25,21 +26,38 @@ class Component:
     timeout_s: float = 60
     # What it needs before it starts, done by the cluster runner (tools/e2e/cluster.py's PREPARE).
     prepare: str | None = None
+    # The host's own binary, found on PATH; else the pinned build of this name in bin/e2e.
+    host_binary: bool = False
+
+    def command(self, layout: Layout) -> list[str]:
+        binary = self.name if self.host_binary else str(layout.binary(self.name))
+        return [binary, *self.flags(layout)]
 
 
-def _kubeconfigs(layout: Layout, name: str) -> list[str]:
-    config = layout.state / f"{name}.kubeconfig"
+def _kubeconfig(layout: Layout, name: str) -> Path:
+    """The kubeconfig (under the layout's state) a daemon talks to the API server with."""
+    return layout.state / f"{name}.kubeconfig"
+
+
+def _controller(layout: Layout, name: str, *flags: str) -> list[str]:
+    """Flags of a control-plane controller (the controller manager, the scheduler): its kubeconfig
+    for the API server and for checking callers, its own flags, then one instance (no leader
+    election) serving health on loopback only, without profiling."""
+    config = _kubeconfig(layout, name)
     return [
         f"--kubeconfig={config}",
         f"--authentication-kubeconfig={config}",
         f"--authorization-kubeconfig={config}",
+        *flags,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--profiling=false",
     ]
 
 
 def etcd(layout: Layout) -> list[str]:
     url, peer = f"http://127.0.0.1:{layout.etcd_port}", f"http://127.0.0.1:{layout.etcd_peer_port}"
     return [
-        str(layout.binary("etcd")),
         "--name=e2e",
         f"--data-dir={layout.state / 'etcd'}",
         f"--listen-client-urls={url}",
@@ -57,7 +75,6 @@ def etcd(layout: Layout) -> list[str]:
 def kube_apiserver(layout: Layout) -> list[str]:
     p = layout.pki
     return [
-        str(layout.binary("kube-apiserver")),
         f"--etcd-servers=http://127.0.0.1:{layout.etcd_port}",
         f"--bind-address={layout.node_ip}",
         f"--advertise-address={layout.node_ip}",
@@ -84,32 +101,23 @@ def kube_apiserver(layout: Layout) -> list[str]:
 
 def kube_controller_manager(layout: Layout) -> list[str]:
     p = layout.pki
-    return [
-        str(layout.binary("kube-controller-manager")),
-        *_kubeconfigs(layout, "kube-controller-manager"),
+    return _controller(
+        layout,
+        "kube-controller-manager",
         f"--service-account-private-key-file={p / 'sa.key'}",
         f"--root-ca-file={p / 'ca.crt'}",
         f"--cluster-signing-cert-file={p / 'ca.crt'}",
         f"--cluster-signing-key-file={p / 'ca.key'}",
         "--use-service-account-credentials=true",
-        "--leader-elect=false",
-        "--bind-address=127.0.0.1",
-        "--profiling=false",
-    ]
+    )
 
 
 def kube_scheduler(layout: Layout) -> list[str]:
-    return [
-        str(layout.binary("kube-scheduler")),
-        *_kubeconfigs(layout, "kube-scheduler"),
-        "--leader-elect=false",
-        "--bind-address=127.0.0.1",
-        "--profiling=false",
-    ]
+    return _controller(layout, "kube-scheduler")
 
 
 def containerd(layout: Layout) -> list[str]:
-    return ["containerd", f"--config={layout.state / 'containerd.toml'}"]
+    return [f"--config={layout.state / 'containerd.toml'}"]
 
 
 # Shaped like an AKS system pool's node (the CPU pods have no node selector).
@@ -122,9 +130,8 @@ NODE_LABELS = (
 
 def kubelet(layout: Layout) -> list[str]:
     return [
-        str(layout.binary("kubelet")),
         f"--config={configs.kubelet(layout)}",
-        f"--kubeconfig={layout.state / 'kubelet.kubeconfig'}",
+        f"--kubeconfig={_kubeconfig(layout, 'kubelet')}",
         f"--hostname-override={layout.node_name}",
         f"--node-ip={layout.node_ip}",
         f"--root-dir={layout.var / 'kubelet'}",
@@ -135,13 +142,12 @@ def kubelet(layout: Layout) -> list[str]:
 
 
 def kube_proxy(layout: Layout) -> list[str]:
-    return [str(layout.binary("kube-proxy")), f"--config={configs.kube_proxy(layout)}"]
+    return [f"--config={configs.kube_proxy(layout)}"]
 
 
 def kube_router(layout: Layout) -> list[str]:
     return [
-        str(layout.binary("kube-router")),
-        f"--kubeconfig={layout.state / 'kube-router.kubeconfig'}",
+        f"--kubeconfig={_kubeconfig(layout, 'kube-router')}",
         f"--hostname-override={layout.node_name}",
         # Only the NetworkPolicy firewall: routes come from the bridge, Services from kube-proxy.
         "--run-firewall=true",
@@ -156,8 +162,7 @@ def kube_router(layout: Layout) -> list[str]:
 
 def kwok(layout: Layout) -> list[str]:
     return [
-        str(layout.binary("kwok")),
-        f"--kubeconfig={layout.state / 'kwok.kubeconfig'}",
+        f"--kubeconfig={_kubeconfig(layout, 'kwok')}",
         f"--config={layout.state / 'kwok-stages.yaml'}",
         # Only nodes marked as kwok's: the real node and its pods are the kubelet's.
         "--manage-all-nodes=false",
@@ -180,7 +185,13 @@ COMPONENTS: tuple[Component, ...] = (
         timeout_s=120,
     ),
     Component("kube-scheduler", kube_scheduler),
-    Component("containerd", containerd, ready_check="containerd-socket", prepare="containerd-config"),
+    Component(
+        "containerd",
+        containerd,
+        ready_check="containerd-socket",
+        prepare="containerd-config",
+        host_binary=True,
+    ),
     Component("kubelet", kubelet, ready_check="node-ready", timeout_s=180, prepare="kubelet"),
     Component("kube-proxy", kube_proxy, health_url=lambda layout: "http://127.0.0.1:10256/healthz"),
     Component("kube-router", kube_router, health_url=lambda layout: "http://127.0.0.1:20244/healthz"),

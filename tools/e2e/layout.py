@@ -11,8 +11,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Under:
+    """A fixed path below one of the layout's roots, read as an attribute: `layout.pki` is
+    `layout.state / "pki"`, so it follows a layout made with another state folder."""
+
+    def __init__(self, root: str, name: str) -> None:
+        self.root, self.name = root, name
+
+    @overload
+    def __get__(self, layout: None, owner: type) -> _Under: ...
+    @overload
+    def __get__(self, layout: Layout, owner: type | None = None) -> Path: ...
+    def __get__(self, layout: Layout | None, owner: type | None = None) -> Path | _Under:
+        if layout is None:  # read on the class (introspection): the descriptor itself
+            return self
+        return getattr(layout, self.root) / self.name
 
 
 @dataclass(frozen=True)
@@ -41,26 +59,14 @@ class Layout:
     registry_address: str = "127.0.0.1"
     registry_port: int = 5443
 
-    @property
-    def pki(self) -> Path:
-        return self.state / "pki"
-
-    @property
-    def logs(self) -> Path:
-        return self.state / "logs"
-
-    @property
-    def kubeconfig(self) -> Path:
-        """The admin kubeconfig `make e2e-up` leaves for the user and the tests."""
-        return self.state / "kubeconfig"
-
-    @property
-    def pids(self) -> Path:
-        return self.state / "pids"
-
-    @property
-    def containerd_socket(self) -> Path:
-        return self.run / "containerd.sock"
+    pki = _Under("state", "pki")
+    logs = _Under("state", "logs")
+    # The admin kubeconfig `make e2e-up` leaves for the user and the tests.
+    kubeconfig = _Under("state", "kubeconfig")
+    pids = _Under("state", "pids")
+    containerd_socket = _Under("run", "containerd.sock")
+    # The registry's blobs, kept between runs (removed by `make e2e-prune`).
+    registry_storage = _Under("var", "registry")
 
     @property
     def apiserver_url(self) -> str:
@@ -69,11 +75,6 @@ class Layout:
     @property
     def registry_host(self) -> str:
         return f"{self.registry_address}:{self.registry_port}"
-
-    @property
-    def registry_storage(self) -> Path:
-        """The registry's blobs, kept between runs (removed by `make e2e-prune`)."""
-        return self.var / "registry"
 
     def binary(self, name: str) -> Path:
         """A binary `make e2e-tools` built into bin/e2e (one folder of links to the pinned builds)."""

@@ -12,46 +12,50 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ServeApp:
+    # Also its builder's module, ray_aks.serving.<name>, and its `ray-aks serve --<name>-model`.
     name: str
-    # serveConfigV2 `import_path`: a builder that takes the app's args dict.
-    import_path: str
     deployment: str
     # Route prefix when several apps share one Serve proxy (`ray-aks serve --app all`, the chart).
     route_prefix: str
     endpoints: tuple[str, ...]
-    # `ray-aks serve` option -> the builder arg it sets (the model and where it comes from).
-    options: dict[str, str] = field(default_factory=dict)
+    # `ray-aks serve` options besides the model's -> the builder arg each sets.
+    more_options: dict[str, str] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
-        return self.import_path.split(":", 1)[0]
+        return f"ray_aks.serving.{self.name}"
+
+    @property
+    def import_path(self) -> str:
+        """serveConfigV2 `import_path`: the module's builder `app`, which takes the app's args dict."""
+        return f"{self.module}:app"
+
+    @property
+    def options(self) -> dict[str, str]:
+        """`ray-aks serve` option -> the builder arg it sets (the model and where it comes from)."""
+        return {f"{self.name}_model": "model", **self.more_options}
 
 
 SERVE_APPS: tuple[ServeApp, ...] = (
     ServeApp(
         name="mnist",
-        import_path="ray_aks.serving.mnist:app",
         deployment="MnistService",
         route_prefix="/mnist",
         endpoints=("POST /predict", "POST /"),
-        options={"mnist_model": "model", "tracking_uri": "tracking_uri"},
+        more_options={"tracking_uri": "tracking_uri"},
     ),
     ServeApp(
         name="textgen",
-        import_path="ray_aks.serving.textgen:app",
         deployment="TextGenService",
         # The root, so clients of the text generation API post to /text/simple-gen.
         route_prefix="/",
         endpoints=("POST /text/simple-gen",),
-        options={"textgen_model": "model"},
     ),
     ServeApp(
         name="embeddings",
-        import_path="ray_aks.serving.embeddings:app",
         deployment="EmbeddingService",
         route_prefix="/embed",
         endpoints=("POST /embeddings",),
-        options={"embeddings_model": "model"},
     ),
 )
 SERVE_APPS_BY_NAME = {app.name: app for app in SERVE_APPS}

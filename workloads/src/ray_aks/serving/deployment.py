@@ -1,12 +1,14 @@
 """What every Serve app's deployment class shares: its args, the batcher and its runtime knobs,
-reconfigure(), the FastAPI app built after the model loads, and the serveConfigV2 builder."""
+reconfigure(), the FastAPI app built after the model loads, the Serve deployment made of the class,
+and the serveConfigV2 builder."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from fastapi import FastAPI
+from ray import serve
 from ray.serve import Application
 from ray.serve.deployment import Deployment
 
@@ -18,23 +20,39 @@ RuntimeT = TypeVar("RuntimeT", bound=BatchedRuntime)
 
 
 class BatchedService(Generic[ArgsT, RuntimeT]):
-    """Base of the apps' deployment classes (decorated `@serve.deployment` and `@serve.ingress()`).
+    """Base of the apps' deployment classes (each made a Serve deployment by `batched_deployment`).
 
-    A subclass sets `args_model`, `runtime_model` and `api_builder` (its module's build_api), loads
-    its model in __init__ after `super().__init__(args)`, then calls `start_batching`.
+    A subclass names its args and runtime models once, as its parameters
+    (`BatchedService[MnistArgs, BatchedRuntime]`), sets `api_builder` (its module's build_api), loads
+    its model in `load_model` and runs one batch of requests through it in `run_batch`.
     """
 
     args_model: ClassVar[type[DeploymentArgs]]
     runtime_model: ClassVar[type[BatchedRuntime]]
     api_builder: ClassVar[Callable[[Any], FastAPI]]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Only a class statement that subscripts BatchedService names the models; a subclass of that
+        # (serve.ingress's wrapper) inherits them.
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            if get_origin(base) is BatchedService:
+                cls.args_model, cls.runtime_model = get_args(base)
+
     def __init__(self, args: dict[str, Any]):
         self.args: ArgsT = self.args_model.model_validate(args)  # type: ignore[assignment]
         self.runtime: RuntimeT = self.args.user_config  # type: ignore[attr-defined]
-
-    def start_batching(self, run_batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> None:
+        self.load_model()
         runtime = self.runtime
-        self.batcher = AdaptiveBatcher(run_batch, runtime.max_batch_size, runtime.batch_wait_timeout_s)
+        self.batcher = AdaptiveBatcher(self.run_batch, runtime.max_batch_size, runtime.batch_wait_timeout_s)
+
+    def load_model(self) -> None:
+        """Load the model named by self.args (once, before the first request)."""
+        raise NotImplementedError
+
+    async def run_batch(self, items: list[Any]) -> list[Any]:
+        """One result per item, in order: what the batcher runs on the requests that queued."""
+        raise NotImplementedError
 
     def check_runtime(self, runtime: RuntimeT) -> RuntimeT:
         """Cross-checks of new knobs against the args (none unless a subclass has some)."""
@@ -51,6 +69,12 @@ class BatchedService(Generic[ArgsT, RuntimeT]):
         # calls this after __init__, so the routes can use what the replica loaded (the args' limits
         # in the request models, the model's dimension) instead of a FastAPI app built at import.
         return type(self).api_builder(self)
+
+
+def batched_deployment(service: type[BatchedService[Any, Any]]) -> Deployment:
+    """Class decorator: the Serve deployment of a BatchedService, named after the class, with the
+    late-bound ingress (`@serve.ingress()` without an app) that builds the FastAPI app per replica."""
+    return serve.deployment(name=service.__name__)(serve.ingress()(service))
 
 
 def build_application(

@@ -11,17 +11,19 @@ from typing import Annotated, Any, Protocol
 import numpy as np
 from fastapi import FastAPI, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
-from ray import serve
 from ray.serve import Application
 
 from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
-from ray_aks.serving.deployment import BatchedService, build_application
-from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api
+from ray_aks.serving.deployment import BatchedService, batched_deployment, build_application
+from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, ApiInfo, create_api
 
 IMPORT_PATH = "ray_aks.serving.embeddings:app"
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # The response header with the number of texts (not requests) in the model call.
 BATCH_TEXTS_HEADER = "x-batch-texts"
+EMBEDDINGS_API = ApiInfo(
+    "Text embeddings", "Sentence embeddings from {model}; requests are batched across clients."
+)
 
 
 class EmbeddingsRuntime(BatchedRuntime):
@@ -98,12 +100,7 @@ class EmbeddingsBackend(Protocol):
 
 
 def build_api(backend: EmbeddingsBackend) -> FastAPI:
-    api = create_api(
-        title="Text embeddings",
-        description=f"Sentence embeddings from {backend.args.model}; requests are batched across clients.",
-        limits=lambda: backend.runtime,
-        model=backend.args.model,
-    )
+    api = create_api(backend, EMBEDDINGS_API)
     EmbeddingsRequest = request_model(backend.args)
 
     @api.post("/embeddings", response_model=EmbeddingsResponse, summary="Embed texts", responses=BODY_ERRORS)
@@ -116,17 +113,13 @@ def build_api(backend: EmbeddingsBackend) -> FastAPI:
     return api
 
 
-@serve.deployment(name="EmbeddingService")
-@serve.ingress()
+@batched_deployment
 class EmbeddingService(BatchedService[EmbeddingsArgs, EmbeddingsRuntime]):
-    args_model = EmbeddingsArgs
-    runtime_model = EmbeddingsRuntime
     api_builder = build_api
 
-    def __init__(self, args: dict[str, Any]):
+    def load_model(self) -> None:
         from ray_aks.models.text_embedder import SentenceEmbedder
 
-        super().__init__(args)
         self.embedder = SentenceEmbedder(
             self.args.model,
             device=self.args.device,
@@ -135,13 +128,12 @@ class EmbeddingService(BatchedService[EmbeddingsArgs, EmbeddingsRuntime]):
             encode_batch_size=self.args.encode_batch_size,
         )
         self.dimension = self.embedder.dimension
-        self.start_batching(self._embed_batch)
 
     async def embed(self, texts: list[str]) -> tuple[np.ndarray, int, int]:
         (vectors, batch_texts), batch_requests = await self.batcher.submit(texts)
         return vectors, batch_requests, batch_texts
 
-    async def _embed_batch(self, requests: list[list[str]]) -> list[tuple[np.ndarray, int]]:
+    async def run_batch(self, requests: list[list[str]]) -> list[tuple[np.ndarray, int]]:
         """All texts of the batched requests go through the model in one call, then split back."""
         texts = [text for request in requests for text in request]
         vectors = await asyncio.to_thread(self.embedder.embed, texts)

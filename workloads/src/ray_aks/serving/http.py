@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -133,11 +134,39 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_api(title: str, description: str, limits: Callable[[], HttpLimits], model: str) -> FastAPI:
-    """A FastAPI app with the shared limits, error handling and `GET /healthz`; the app adds its routes."""
-    api = FastAPI(title=title, description=description, version="1.0.0")
-    api.add_middleware(BodyLimitMiddleware, limits=limits)
+class _ModelArgs(Protocol):
+    @property
+    def model(self) -> str: ...
+
+
+class Backend(Protocol):
+    """What the shared parts read of an app's backend (a Serve replica, or a plain server in a
+    benchmark): its args' model and the runtime knobs in force."""
+
+    @property
+    def args(self) -> _ModelArgs: ...
+
+    @property
+    def runtime(self) -> HttpLimits: ...
+
+
+@dataclass(frozen=True)
+class ApiInfo:
+    """What an app's OpenAPI document says of it; `{model}` in the description becomes the model."""
+
+    title: str
+    description: str
+
+
+def create_api(backend: Backend, info: ApiInfo) -> FastAPI:
+    """A FastAPI app with the backend's body limits, the shared error handling and `GET /healthz`
+    naming its model; the app adds its routes."""
+    description = info.description.format(model=backend.args.model)
+    api = FastAPI(title=info.title, description=description, version="1.0.0")
+    # Read per request: reconfigure() replaces the backend's runtime.
+    api.add_middleware(BodyLimitMiddleware, limits=lambda: backend.runtime)
     api.add_exception_handler(RequestValidationError, _validation_error_handler)
+    model = backend.args.model
 
     @api.get("/healthz", summary="Ready once the model is loaded")
     async def healthz() -> dict[str, str]:

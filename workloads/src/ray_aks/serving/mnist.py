@@ -24,18 +24,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ray import serve
 from ray.serve import Application
 
 from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
-from ray_aks.serving.deployment import BatchedService, build_application
-from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api, raise_validation_error
+from ray_aks.serving.deployment import BatchedService, batched_deployment, build_application
+from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, ApiInfo, create_api, raise_validation_error
 from ray_aks.serving.images import IMAGE_SIZE, ImageDecodeError, decode_base64, to_mnist_pixels
 from ray_aks.serving.model_source import check_model_source
 
 IMPORT_PATH = "ray_aks.serving.mnist:app"
 DEFAULT_MODEL = "models:/mnist-cnn@champion"
 NUM_CLASSES = 10
+MNIST_API = ApiInfo(
+    "MNIST digit classifier", "Classifies a 28x28 handwritten digit. Requests are batched across clients."
+)
 
 
 class MnistArgs(DeploymentArgs):
@@ -135,40 +137,50 @@ class MnistBackend(Protocol):
     async def classify(self, pixels: np.ndarray) -> tuple[np.ndarray, int]: ...
 
 
-def _predict_request_body() -> dict[str, Any]:
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {
-        "required": True,
-        "description": "JSON pixels, JSON base64 image, or the raw image bytes.",
-        "content": {
-            "application/json": {
-                "schema": PredictJSON.model_json_schema(),
-                "examples": {
-                    "pixels": {"summary": "28x28 pixels in [0, 1]", "value": {"data": EXAMPLE_DATA}},
-                    "image": {"summary": "base64 PNG", "value": {"image": EXAMPLE_PNG_BASE64}},
-                },
-            },
-            "image/png": binary,
-            "image/jpeg": binary,
+def _request_body(
+    description: str,
+    schema: type[BaseModel],
+    examples: dict[str, tuple[str, Any]],
+    other_media: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An OpenAPI requestBody of JSON in `schema`, with named examples (summary, value), and any
+    other media types the route reads itself."""
+    json_body = {
+        "schema": schema.model_json_schema(),
+        "examples": {
+            name: {"summary": summary, "value": value} for name, (summary, value) in examples.items()
         },
     }
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": json_body, **(other_media or {})},
+    }
+
+
+def _predict_request_body() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return _request_body(
+        "JSON pixels, JSON base64 image, or the raw image bytes.",
+        PredictJSON,
+        {
+            "pixels": ("28x28 pixels in [0, 1]", {"data": EXAMPLE_DATA}),
+            "image": ("base64 PNG", {"image": EXAMPLE_PNG_BASE64}),
+        },
+        {"image/png": binary, "image/jpeg": binary},
+    )
 
 
 def _root_request_body() -> dict[str, Any]:
     flat = np.asarray(EXAMPLE_DATA).ravel().tolist()
-    return {
-        "required": True,
-        "description": "The pixels as 28 rows or flat.",
-        "content": {
-            "application/json": {
-                "schema": RootPixelsRequest.model_json_schema(),
-                "examples": {
-                    "rows": {"summary": "28x28 pixels in [0, 1]", "value": {"data": EXAMPLE_DATA}},
-                    "flat": {"summary": "784 pixels in [0, 1], row by row", "value": {"data": flat}},
-                },
-            }
+    return _request_body(
+        "The pixels as 28 rows or flat.",
+        RootPixelsRequest,
+        {
+            "rows": ("28x28 pixels in [0, 1]", {"data": EXAMPLE_DATA}),
+            "flat": ("784 pixels in [0, 1], row by row", {"data": flat}),
         },
-    }
+    )
 
 
 def _media_type(request: Request) -> str:
@@ -216,12 +228,7 @@ async def read_root_pixels(request: Request) -> np.ndarray:
 
 
 def build_api(backend: MnistBackend) -> FastAPI:
-    api = create_api(
-        title="MNIST digit classifier",
-        description="Classifies a 28x28 handwritten digit. Requests are batched across clients.",
-        limits=lambda: backend.runtime,
-        model=backend.args.model,
-    )
+    api = create_api(backend, MNIST_API)
 
     async def answer(pixels: np.ndarray, response: Response) -> Prediction:
         probabilities, batch_size = await backend.classify(pixels)
@@ -261,30 +268,25 @@ def build_api(backend: MnistBackend) -> FastAPI:
     return api
 
 
-@serve.deployment(name="MnistService")
-@serve.ingress()
+@batched_deployment
 class MnistService(BatchedService[MnistArgs, BatchedRuntime]):
     """One replica: the model, the batcher, and a FastAPI app built after the model loads."""
 
-    args_model = MnistArgs
-    runtime_model = BatchedRuntime
     api_builder = build_api
 
-    def __init__(self, args: dict[str, Any]):
+    def load_model(self) -> None:
         import torch
 
         from ray_aks.serving.model_source import load_mnist_model
 
-        super().__init__(args)
         torch.set_num_threads(self.args.threads)
         self.device = self.args.device
         self.model = load_mnist_model(self.args.model, self.args.tracking_uri, self.device)
-        self.start_batching(self._classify_batch)
 
     async def classify(self, pixels: np.ndarray) -> tuple[np.ndarray, int]:
         return await self.batcher.submit(pixels)
 
-    async def _classify_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    async def run_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
         # The forward pass runs in a thread so the event loop keeps queueing the next batch.
         return list(await asyncio.to_thread(self._forward, np.stack(images)))
 

@@ -12,16 +12,16 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from ray import serve
 from ray.serve import Application
 
 from ray_aks.serving.config import BatchedRuntime, DeploymentArgs
-from ray_aks.serving.deployment import BatchedService, build_application
-from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, create_api, raise_validation_error
+from ray_aks.serving.deployment import BatchedService, batched_deployment, build_application
+from ray_aks.serving.http import BATCH_SIZE_HEADER, BODY_ERRORS, ApiInfo, create_api, raise_validation_error
 
 IMPORT_PATH = "ray_aks.serving.textgen:app"
 DEFAULT_MODEL = "distilgpt2"
 EXAMPLE_PROMPT = "Once upon a time"
+TEXTGEN_API = ApiInfo("Text generation", "Continues a prompt with a causal language model ({model}).")
 
 
 class TextgenRuntime(BatchedRuntime):
@@ -114,12 +114,7 @@ class TextgenBackend(Protocol):
 def build_api(backend: TextgenBackend) -> FastAPI:
     from ray_aks.models.text_generator import GenerationParams, PromptTooLongError
 
-    api = create_api(
-        title="Text generation",
-        description=f"Continues a prompt with a causal language model ({backend.args.model}).",
-        limits=lambda: backend.runtime,
-        model=backend.args.model,
-    )
+    api = create_api(backend, TEXTGEN_API)
     SimpleGenRequest = request_model(backend.args)
 
     @api.post(
@@ -149,19 +144,14 @@ def build_api(backend: TextgenBackend) -> FastAPI:
     return api
 
 
-@serve.deployment(name="TextGenService")
-@serve.ingress()
+@batched_deployment
 class TextGenService(BatchedService[TextgenArgs, TextgenRuntime]):
-    args_model = TextgenArgs
-    runtime_model = TextgenRuntime
     api_builder = build_api
 
-    def __init__(self, args: dict[str, Any]):
+    def load_model(self) -> None:
         from ray_aks.models.text_generator import TextGenerator
 
-        super().__init__(args)
         self.generator = TextGenerator(self.args.model, self.args.device, self.args.threads)
-        self.start_batching(self._generate_batch)
 
     def check_runtime(self, runtime: TextgenRuntime) -> TextgenRuntime:
         return check_runtime(runtime, self.args)
@@ -169,7 +159,7 @@ class TextGenService(BatchedService[TextgenArgs, TextgenRuntime]):
     async def generate(self, prompt: Any) -> tuple[list[dict[str, Any]], int]:
         return await self.batcher.submit(prompt)
 
-    async def _generate_batch(self, prompts: list[Any]) -> list[list[dict[str, Any]]]:
+    async def run_batch(self, prompts: list[Any]) -> list[list[dict[str, Any]]]:
         # In a thread, so the event loop keeps taking requests for the next batch.
         return await asyncio.to_thread(self.generator.generate_batch, prompts)
 
