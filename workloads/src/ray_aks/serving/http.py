@@ -161,12 +161,11 @@ class ApiInfo:
 def create_api(backend: Backend, info: ApiInfo) -> FastAPI:
     """A FastAPI app with the backend's body limits, the shared error handling and `GET /healthz`
     naming its model; the app adds its routes."""
-    description = info.description.format(model=backend.args.model)
-    api = FastAPI(title=info.title, description=description, version="1.0.0")
+    model = backend.args.model
+    api = FastAPI(title=info.title, description=info.description.format(model=model), version="1.0.0")
     # Read per request: reconfigure() replaces the backend's runtime.
     api.add_middleware(BodyLimitMiddleware, limits=lambda: backend.runtime)
     api.add_exception_handler(RequestValidationError, _validation_error_handler)
-    model = backend.args.model
 
     @api.get("/healthz", summary="Ready once the model is loaded")
     async def healthz() -> dict[str, str]:
