@@ -202,7 +202,7 @@ Takes the root context.
 {{- range .Values.rayService.env -}}
 {{- $overridden = append $overridden .name -}}
 {{- end -}}
-{{- $settings := dict "RAY_SERVE_THROUGHPUT_OPTIMIZED" "1" "RAY_SERVE_ENABLE_HA_PROXY" "1" "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S" "30" -}}
+{{- $settings := dict "RAY_SERVE_THROUGHPUT_OPTIMIZED" "1" "RAY_SERVE_ENABLE_HA_PROXY" "1" "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S" "30" "RAY_SERVE_HAPROXY_RETRY_ON" "conn-failure empty-response" -}}
 {{- range $name := keys $settings | sortAlpha -}}
 {{- if not (has $name $overridden) -}}
 {{- $env = append $env (dict "name" $name "value" (get $settings $name)) -}}

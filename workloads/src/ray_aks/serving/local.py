@@ -18,6 +18,12 @@ SERVE_ENV = {
     # The HAProxy manager starts a subprocess before it reports ready; on a busy node that takes
     # longer than Serve's default 5 s x 3 checks, after which the controller kills and restarts it.
     "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
+    # HAProxy replays a request whose replica closed the connection without answering (a replica
+    # killed or lost with its node), not only one it could not connect to (Serve's default): the
+    # other replicas answer it instead of the client getting a dropped connection. Safe for the
+    # inference apps here (no side effects); an app whose requests must not run twice sets
+    # `conn-failure` back.
+    "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response",
 }
 
 
