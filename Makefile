@@ -26,12 +26,9 @@ include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES) $(LAST_MAKEFILES),$(sor
 # (their images are built by then, and their layers already in the shared registry), the Python
 # checks last. The tool builds are steps of their own, so that the table shows what a cold cache costs.
 # `e2e-tools&e2e`: the e2e cluster's Go builds (CPU) run beside test-containers (image builds and
-# pushes: mostly the network and the disk), and must have passed before e2e starts. `e2e&`: the
-# cluster scenarios (mostly waits: pods starting, operators reconciling, jobs queued) run beside the
-# Python checks until the end; pytest runs at a lower CPU priority (PYTEST_NICENESS), so that the
-# cluster's kubelet probes and request figures see the CPU as when e2e runs alone.
+# pushes: mostly the network and the disk), and must have passed before e2e starts.
 TEST_TARGETS := tools $(CHART_CHECKS) $(INFRA_CHECKS) $(DOCS_CHECKS) $(filter-out test-containers,$(IMAGE_CHECKS)) \
-  e2e-tools&e2e test-containers $(addsuffix &,$(filter-out e2e-tools,$(E2E_CHECKS))) $(PYTHON_CHECKS)
+  e2e-tools&e2e test-containers $(filter-out e2e-tools,$(E2E_CHECKS)) $(PYTHON_CHECKS)
 # Each step's time on a fresh machine and with warm caches, as recorded by `make test-times-record`.
 TEST_TIMES_RECORD := benchmarks/results/test-times.json
 # The edit loop: the static checks, helm-unittest and the pytest tests not marked slow.
@@ -50,8 +47,8 @@ help: ## List every target with its description
 # time beside the recorded ones, the steps that grew by more than half, the estimate for a fresh
 # machine and the slowest tests; .cache/test-times.json keeps them.
 test: ## Run every check, offline once the tools and images are built (what .ci/run calls), then the timing table
-	@PYTEST_NICENESS=10 $(PYTHON) tools/test_times.py run --output $(CACHE)/test-times.json --recorded $(TEST_TIMES_RECORD) $(foreach t,$(TEST_TARGETS),'$(t)')
-	@echo "make test: all checks passed ($(subst &,,$(subst &e2e,,$(TEST_TARGETS))))"
+	@$(PYTHON) tools/test_times.py run --output $(CACHE)/test-times.json --recorded $(TEST_TIMES_RECORD) $(foreach t,$(TEST_TARGETS),'$(t)')
+	@echo "make test: all checks passed ($(subst &e2e,,$(TEST_TARGETS)))"
 
 test-times-record: ## Keep the last `make test`'s times as the recorded KIND=cold (fresh machine) or KIND=warm table, and README's
 	$(PYTHON) tools/test_times.py record --kind $(KIND) --recorded $(TEST_TIMES_RECORD) --readme README.md

@@ -29,10 +29,8 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 # tests/chart renders with $(HELM); tests/reliability checks its fuzzed renders with the pinned
 # kubeconform and kube-linter against the generated schemas: `tools` builds them all; tests/infra
 # evaluates the AKS module with the pinned OpenTofu (infra-tools).
-# PYTEST_NICENESS: `make test` runs pytest beside the e2e scenarios, below them in CPU priority.
-PYTEST_NICENESS ?= 0
 test-python: $(VENV_STAMP) | tools infra-tools ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
-	nice -n $(PYTEST_NICENESS) $(PY) -m pytest -m "not container and not e2e"
+	$(PY) -m pytest -m "not container and not e2e"
 
 # The edit loop's share of pytest (`make check`): every test not marked slow, container or e2e.
 test-fast: $(VENV_STAMP) | tools infra-tools ## pytest without the slow, container and e2e tests (make check runs it)

@@ -74,13 +74,10 @@ def test_make_test_runs_the_chart_checks_before_pytest() -> None:
     assert order[:2] == ["tools", "lint-chart"] and order[-2:] == ["lint-python", "test-python"]
 
 
-def test_make_test_runs_the_cluster_scenarios_after_the_image_checks_and_beside_pytest() -> None:
-    """make e2e pulls the images test-containers built and pushed; it runs beside the Python checks
-    (`e2e&`: until the end), and pytest below it in CPU priority."""
+def test_make_test_runs_the_cluster_scenarios_after_the_image_checks() -> None:
+    """make e2e pulls the images test-containers built and pushed, and comes before pytest."""
     order = make_variable("TEST_TARGETS")
-    assert order.index("test-containers") < order.index("e2e&") < order.index("test-python")
-    assert "nice -n 10 " in make_dry_run("test-python", "PYTEST_NICENESS=10")
-    assert "PYTEST_NICENESS=10 " in make_dry_run("test")
+    assert order.index("test-containers") < order.index("e2e") < order.index("test-python")
 
 
 def test_make_test_times_the_tool_builds_as_steps_of_their_own() -> None:

@@ -71,23 +71,6 @@ def test_a_failed_step_beside_others_stops_the_run_at_its_join_step(workdir):
     assert [(s["name"], s["status"]) for s in times["steps"]] == [("fast", 0), ("broken", 2)]
 
 
-def test_a_step_beside_the_rest_is_waited_for_at_the_end(workdir):
-    result = runner(workdir, "run", "--recorded", "recorded.json", "build&", "fast", "slow")
-    assert result.returncode == 0, result.stdout + result.stderr
-    times = json.loads((workdir / ".cache" / "test-times.json").read_text())
-    assert [s["name"] for s in times["steps"]] == ["fast", "slow", "build"]
-    assert times["passed"] is True and (workdir / "built").exists()
-    assert "until the end" in result.stdout and "build ran" in result.stdout
-
-
-def test_a_failed_step_beside_the_rest_fails_the_run_at_the_end(workdir):
-    result = runner(workdir, "run", "--recorded", "recorded.json", "broken&", "fast")
-    assert result.returncode == 2
-    times = json.loads((workdir / ".cache" / "test-times.json").read_text())
-    assert [(s["name"], s["status"]) for s in times["steps"]] == [("fast", 0), ("broken", 2)]
-    assert times["passed"] is False
-
-
 def test_the_slowest_tests_come_from_each_pytest_run(workdir):
     runner(workdir, "run", "--recorded", "recorded.json", "pytests")
     times = json.loads((workdir / ".cache" / "test-times.json").read_text())

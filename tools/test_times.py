@@ -69,8 +69,7 @@ def run_steps(steps: list[str], durations_dir: Path) -> list[Step]:
     """`make STEP` for each step, in order, until one fails; output streams through. A step written
     `NAME&JOIN` runs beside the steps after it (its output to a log file, printed when it ends) and
     must have passed before step JOIN starts: a tool build that needs the CPU beside image builds and
-    pushes that mostly wait on the network and the disk. `NAME&` runs beside every step after it and
-    is waited for at the end."""
+    pushes that mostly wait on the network and the disk."""
     done: list[Step] = []
     beside: dict[str, tuple[subprocess.Popen, float, str, Path]] = {}
     watchers: dict[str, threading.Thread] = {}
@@ -101,13 +100,13 @@ def run_steps(steps: list[str], durations_dir: Path) -> list[Step]:
             beside.pop(name)
 
     for token in steps:
-        name, beside_the_rest, join_at = token.partition("&")
+        name, _, join_at = token.partition("&")
         for waiting in [n for n, (_, _, at, _) in beside.items() if at == name]:
             if join(waiting):
                 stop_beside()
                 return done
-        if beside_the_rest:
-            print(f"\n==> make {name} (beside the next steps, until {join_at or 'the end'})", flush=True)
+        if join_at:
+            print(f"\n==> make {name} (beside the next steps, until {join_at})", flush=True)
             log = durations_dir / f"{name}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("w") as out:
