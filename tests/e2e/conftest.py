@@ -5,6 +5,7 @@ enforces Pod Security "restricted"."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -405,29 +406,47 @@ def redis(namespace: str, registry: Registry) -> list[dict]:
     ]
 
 
+# The Serve scenarios' release, while it is up: removed after the last test that uses it (below).
+_serve_release: list[contextlib.ExitStack] = []
+
+
 @pytest.fixture(scope="session")
 def serve_cluster(cluster: Cluster, registry: Registry, chart: Path) -> Iterator[dict]:
     """The release of the Serve scenarios, ready, in a namespace of its own: Redis, the RayService, a
     client pod (the release namespace may reach Serve) and the dashboard of the active cluster."""
-    with scenario.namespace(SERVE_NAMESPACE, registry) as namespace:
+    with contextlib.ExitStack() as stack:
+        _serve_release.append(stack)
+        stack.callback(_serve_release.clear)
+        namespace = stack.enter_context(scenario.namespace(SERVE_NAMESPACE, registry))
         kube.apply(redis(namespace, registry))
         kube.kubectl(
             "-n", namespace, "rollout", "status", f"deployment/{REDIS}", "--timeout=300s", timeout=330
         )
         started = time.monotonic()
         rayservice = serve_cluster_rayservice()
-        with scenario.release(SERVE_RELEASE, namespace, chart, registry, SERVE_VALUES):
-            kube.wait_until(
-                lambda: scenario.rayservice_ready(namespace, rayservice), 900,
-                f"RayService {rayservice} to be ready", interval=5,
-                detail=lambda: str([p["metadata"]["name"] for p in scenario.pods(namespace)]),
-            )  # fmt: skip
-            kube.record("serve_cluster_install_to_ready_s", round(time.monotonic() - started, 1))
-            client = scenario.client_pod(namespace, registry)
-            yield {
-                "namespace": namespace,
-                "rayservice": rayservice,
-                "client": client,
-                "url": f"http://{serve_cluster_serve_service()}.{namespace}.svc.cluster.local:8000/text/simple-gen",
-                "body": {"input": "Once upon a time", "max_new_tokens": 8},
-            }
+        stack.enter_context(scenario.release(SERVE_RELEASE, namespace, chart, registry, SERVE_VALUES))
+        kube.wait_until(
+            lambda: scenario.rayservice_ready(namespace, rayservice), 900,
+            f"RayService {rayservice} to be ready", interval=5,
+            detail=lambda: str([p["metadata"]["name"] for p in scenario.pods(namespace)]),
+        )  # fmt: skip
+        kube.record("serve_cluster_install_to_ready_s", round(time.monotonic() - started, 1))
+        client = scenario.client_pod(namespace, registry)
+        yield {
+            "namespace": namespace,
+            "rayservice": rayservice,
+            "client": client,
+            "url": f"http://{serve_cluster_serve_service()}.{namespace}.svc.cluster.local:8000/text/simple-gen",
+            "body": {"input": "Once upon a time", "max_new_tokens": 8},
+        }
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """The Serve scenarios' release goes once no test left in the session uses it, not at the end of
+    the session: its Ray cluster and Redis would take CPU from the scenarios after them."""
+    if not _serve_release or "serve_cluster" not in getattr(item, "fixturenames", ()):
+        return
+    later = item.session.items[item.session.items.index(item) + 1 :]
+    if not any("serve_cluster" in getattr(test, "fixturenames", ()) for test in later):
+        _serve_release[0].close()
