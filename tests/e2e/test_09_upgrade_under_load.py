@@ -14,9 +14,7 @@ from tests.e2e.conftest import SERVE_RELEASE, SERVE_VALUES, image_values
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-# The cap is a bound, not the length: the load ends AFTER_DELETION_S after the old cluster is gone,
-# which took 167 s alone and 240 s beside pytest (`make test`).
-LOAD_SECONDS, LOAD_CONCURRENCY = 420, 4
+LOAD_SECONDS, LOAD_CONCURRENCY = 240, 4
 # What aiohttp raises when the server ends a connection: before a response (ServerDisconnectedError),
 # with a reset (ClientOSError), or during one (ClientPayloadError).
 CONNECTION_DROPS = {"ServerDisconnectedError", "ClientOSError", "ClientPayloadError"}

@@ -186,10 +186,13 @@ spec:
       env:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if not $isHead }}
+      {{- /* A scale-down or node drain stops Ray on the worker first, so Ray moves its work elsewhere. */}}
       lifecycle:
         preStop:
           exec:
-            command: ["/bin/sh", "-c", {{ include "ray-aks.preStopScript" $isHead | quote }}]
+            command: ["/bin/sh", "-c", "ray stop"]
+      {{- end }}
       resources:
         {{- toYaml $group.resources | nindent 8 }}
       securityContext:
@@ -241,20 +244,3 @@ root context.
 {{- end -}}
 {{- toJson $clusters -}}
 {{- end -}}
-
-{{/*
-ray-aks.preStopScript: what a Ray container runs before it is stopped. Takes whether it is a head.
-- Serve's HAProxy (throughput-optimized Serve) soft-stops first: each kept-alive client connection
-  gets its next answer with `Connection: close` and reconnects through the Service to the pods that
-  stay, instead of being cut when Ray stops (an old cluster deleted after an upgrade, a worker
-  scaled down). The pause is taken only where an HAProxy runs; /proc is read because the image may
-  have no pkill.
-- A worker then stops Ray, so Ray moves its work elsewhere (a scale-down or a node drain).
-*/}}
-{{- define "ray-aks.preStopScript" -}}
-for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = haproxy ] && kill -USR1 "${p#/proc/}" && drained=1; done; [ -z "$drained" ] || sleep {{ include "ray-aks.serveDrainSeconds" . }}
-{{- if not . }}; ray stop{{ end }}
-{{- end -}}
-
-{{/* ray-aks.serveDrainSeconds: how long a stopping Ray container lets HAProxy's clients reconnect. */}}
-{{- define "ray-aks.serveDrainSeconds" -}}5{{- end -}}
