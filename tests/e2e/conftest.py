@@ -406,17 +406,15 @@ def redis(namespace: str, registry: Registry) -> list[dict]:
     ]
 
 
-# The Serve scenarios' release, while it is up: removed after the last test that uses it (below).
-_serve_release: list[contextlib.ExitStack] = []
+# The Serve scenarios' release: closed after the last test that uses it (below), or with the session.
+_serve_release = contextlib.ExitStack()
 
 
 @pytest.fixture(scope="session")
 def serve_cluster(cluster: Cluster, registry: Registry, chart: Path) -> Iterator[dict]:
     """The release of the Serve scenarios, ready, in a namespace of its own: Redis, the RayService, a
     client pod (the release namespace may reach Serve) and the dashboard of the active cluster."""
-    with contextlib.ExitStack() as stack:
-        _serve_release.append(stack)
-        stack.callback(_serve_release.clear)
+    with _serve_release as stack:
         namespace = stack.enter_context(scenario.namespace(SERVE_NAMESPACE, registry))
         kube.apply(redis(namespace, registry))
         kube.kubectl(
@@ -445,8 +443,8 @@ def serve_cluster(cluster: Cluster, registry: Registry, chart: Path) -> Iterator
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """The Serve scenarios' release goes once no test left in the session uses it, not at the end of
     the session: its Ray cluster and Redis would take CPU from the scenarios after them."""
-    if not _serve_release or "serve_cluster" not in getattr(item, "fixturenames", ()):
+    if "serve_cluster" not in getattr(item, "fixturenames", ()):
         return
     later = item.session.items[item.session.items.index(item) + 1 :]
     if not any("serve_cluster" in getattr(test, "fixturenames", ()) for test in later):
-        _serve_release[0].close()
+        _serve_release.close()  # closing it again at the end of the session does nothing
