@@ -1,4 +1,5 @@
-"""Fixtures every test area shares: free ports, the repository root, and awaiting conditions."""
+"""Fixtures every test area shares: free ports, the repository root, awaiting conditions, and the
+session's real parts (one local Ray, one MLflow server) for every package that runs workloads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 # Shared with `make demo`: the tests use the same helpers the product does.
 from ray_aks.processes import free_port, wait_until
 
+from tests.ray_session import start_test_ray
+from tools import mlflow_server as local_mlflow
 from tools.process_group import stop_process_group
 
 __all__ = ["REPO_ROOT", "free_port", "stop_process_group", "wait_until"]
@@ -27,6 +31,27 @@ _DURATIONS: defaultdict[str, float] = defaultdict(float)
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+# One Ray and one MLflow server for the whole session (the reliability and workloads packages): each
+# start costs tens of seconds on 2 cores. Test modules delete what they deploy (serving_fixtures).
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """A real local Ray with 2 CPUs. The dashboard stays on: Ray Train's controller polls its state API."""
+    import ray
+
+    start_test_ray()
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` on loopback with a SQLite backend (the one `make demo` runs); yields its
+    tracking URI and stops it, with its helper processes, after the session."""
+    with local_mlflow.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        server.wait_healthy(timeout=900)
+        yield server.uri
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -1,19 +1,16 @@
-"""The package's local Ray, as Ray's state API needs it: other Rays may run on this machine, and
-the state API refuses to guess between them ("Found multiple active Ray instances")."""
+"""Ray's state API, aimed at the session's local Ray (tests/ray_session.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-dashboard_url: str | None = None  # set by conftest.ray_local
+from tests.ray_session import dashboard_address
 
 
 def list_alive_actors(**filters: str) -> list[Any]:
-    """ALIVE actors of this package's Ray, filtered by equality on the given fields."""
+    """ALIVE actors of the session's Ray, filtered by equality on the given fields."""
     from ray.util.state import list_actors
 
-    assert dashboard_url, "the ray_local fixture has not started Ray"
     predicates = [("state", "=", "ALIVE"), *((key, "=", value) for key, value in filters.items())]
-    return list_actors(
-        address=f"http://{dashboard_url}", filters=predicates, limit=10_000, raise_on_missing_output=False
-    )
+    address = f"http://{dashboard_address()}"
+    return list_actors(address=address, filters=predicates, limit=10_000, raise_on_missing_output=False)

@@ -1,18 +1,14 @@
-"""Real parts for workload tests: one local Ray cluster (2 CPUs) and one MLflow server per session."""
+"""The tests' one local Ray (2 CPUs, as on the 2-core CI machine), started by the session fixture
+`ray_local` (tests/conftest.py) and shared by every package that needs it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tools import mlflow_server as local_mlflow
+import os
 
 # What the tests' Ray gives every worker: no tokenizer thread pool forked into Ray's workers.
 # Workers import ray_aks from the installed (editable) package.
 RAY_ENV = {"TOKENIZERS_PARALLELISM": "false"}
 RAY_OBJECT_STORE_BYTES = 512 * 1024 * 1024
-
 
 # Serve keeps a deleted replica serving for 30 s so that load balancers elsewhere on the network can
 # deregister it (Ray Serve's RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S in throughput-optimized
@@ -22,10 +18,9 @@ RAY_OBJECT_STORE_BYTES = 512 * 1024 * 1024
 SERVE_DRAIN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "3"}
 
 
-def start_test_ray(attempts: int = 3) -> str:
-    """The tests' local Ray (2 CPUs, as on the 2-core CI machine); returns the dashboard URL."""
-    import os
-
+def start_test_ray(attempts: int = 5) -> str:
+    """Start the tests' local Ray; returns the dashboard URL. Retried more than Ray's users need:
+    the session may start it after heavy tests, on a loaded machine."""
     from ray_aks.local_ray import start_local_ray
 
     for name, value in SERVE_DRAIN_ENV.items():
@@ -36,20 +31,11 @@ def start_test_ray(attempts: int = 3) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def ray_local() -> Iterator[None]:
-    """A real local Ray with 2 CPUs. The dashboard stays on: Ray Train's controller polls its state API."""
+def dashboard_address() -> str:
+    """host:port of this process's Ray dashboard: Ray's state API needs it named, since other Rays
+    may run on this machine and it refuses to guess between them ("Found multiple active Ray
+    instances")."""
     import ray
 
-    start_test_ray()
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `mlflow server` on loopback with a SQLite backend (the one `make demo` runs); yields its
-    tracking URI and stops it, with its helper processes, after the session."""
-    with local_mlflow.mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
-        server.wait_healthy(timeout=900)
-        yield server.uri
+    assert ray.is_initialized(), "the ray_local fixture has not started Ray"
+    return ray._private.worker._global_node.address_info["webui_url"]
