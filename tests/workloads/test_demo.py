@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import REPO_ROOT
+from tests.workloads.serving_fixtures import serve_base_url
 from tools import demo
 
 ANSI = re.compile(r"\x1b\[")
@@ -107,10 +109,18 @@ def test_the_check_wants_every_step_and_the_table() -> None:
     assert report_problems(CLEAN_REPORT.split("\nSummary")[0])
 
 
+@pytest.fixture
+def another_serve(ray_local: None) -> str:
+    """The session's Serve, running while the demo starts its own, as `ray-aks serve` in another
+    terminal would: the two must not collide on a port (local_ray.LOCAL_HAPROXY_PORT_ENV)."""
+    return serve_base_url()
+
+
 @pytest.mark.slow
-def test_the_piped_demo_reads_like_a_report(tmp_path: Path) -> None:
+def test_the_piped_demo_reads_like_a_report(tmp_path: Path, another_serve: str) -> None:
     """The real demo (1 epoch), stdout a pipe as in `make demo | tee`: a report, nothing on stderr
-    (no warning while it shuts down), and Ray's own lines in the log it names."""
+    (no warning while it shuts down), and Ray's own lines in the log it names. Another local Serve
+    runs meanwhile (another_serve) and still answers afterwards."""
     workdir = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     result = subprocess.run(
@@ -127,3 +137,5 @@ def test_the_piped_demo_reads_like_a_report(tmp_path: Path) -> None:
     logged = log.read_text()
     assert "Started a local Ray instance" in logged  # Ray's own lines went to the log, not nowhere
     assert "preprocess:" in logged  # and the workloads' own
+    # The other Serve still answers (any status: it may have no app deployed); raises if it does not.
+    requests.get(f"{another_serve}/-/routes", timeout=30)
