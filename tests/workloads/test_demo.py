@@ -112,7 +112,7 @@ def test_the_check_wants_every_step_and_the_table() -> None:
 @pytest.fixture
 def another_serve(ray_local: None) -> str:
     """The session's Serve, running while the demo starts its own, as `ray-aks serve` in another
-    terminal would: the two must not collide on a port (local_ray.LOCAL_HAPROXY_PORT_ENV)."""
+    terminal would: the two must not collide on a port (local_ray.LOCAL_SERVE_PORT_ENV)."""
     return serve_base_url()
 
 

@@ -21,11 +21,18 @@ logger = logging.getLogger(__name__)
 
 SLOW_START_ENV = {"RAY_DASHBOARD_STARTUP_TIMEOUT_S": "300", "RAY_raylet_start_wait_time_s": "120"}
 
-# Serve's HAProxy binds fixed ports on all addresses for its stats page and its Prometheus metrics
-# (8404, 9101): a second local Serve on the machine (`make demo` beside `ray-aks serve`, or beside a
-# test session's Serve) failed to start ("cannot bind socket (Address already in use)"). A local Ray
-# gives its Serve free ones; a cluster's pods keep Serve's defaults. Values already set win.
-LOCAL_HAPROXY_PORT_ENV = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT")
+# Serve binds fixed ports besides its HTTP port: HAProxy's stats page and Prometheus metrics (8404,
+# 9101, on all addresses) and the fallback proxy behind HAProxy (8500, 9500, with SO_REUSEPORT). A
+# second local Serve on the machine (`make demo` beside `ray-aks serve`, or beside a test session's
+# Serve) failed to start its HAProxy ("cannot bind socket (Address already in use)"), or shared the
+# fallback port, so that some requests reached the other Serve and got 404. A local Ray gives its
+# Serve free ones; a cluster's pods keep Serve's defaults. Values already set win.
+LOCAL_SERVE_PORT_ENV = (
+    "RAY_SERVE_HAPROXY_STATS_PORT",
+    "RAY_SERVE_HAPROXY_METRICS_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
+)
 
 
 def apply_slow_start_env() -> None:
@@ -63,7 +70,7 @@ def start_local_ray(
     attempts: int = 3,
 ) -> str:
     """ray.init a local Ray (or join the one RAY_ADDRESS or `ray start` names) with the Serve
-    settings users get (SERVE_ENV), free ports for Serve's HAProxy (LOCAL_HAPROXY_PORT_ENV) and the
+    settings users get (SERVE_ENV), free ports for Serve's own listeners (LOCAL_SERVE_PORT_ENV) and the
     dashboard on loopback; return the dashboard's URL.
 
     The dashboard stays on: Ray Train's controller polls its state API. `dashboard_port` None is a
@@ -75,8 +82,8 @@ def start_local_ray(
     """
     apply_slow_start_env()
     apply_serve_env()
-    for name in LOCAL_HAPROXY_PORT_ENV:
-        os.environ.setdefault(name, str(free_port()))  # the raylet, and Serve's HAProxy, inherit it
+    for name in LOCAL_SERVE_PORT_ENV:
+        os.environ.setdefault(name, str(free_port()))  # the raylet, and Serve's processes, inherit it
     import ray
 
     options: dict[str, Any] = {
