@@ -95,21 +95,20 @@ class ResumedRun:
     """The run a killed driver left and a second driver finished."""
 
     client: mlflow.MlflowClient
-    tracking_uri: str
     run: Any
     done_before: list[int]
     output: str
     data_dir: Path
     storage: Path
-    downloads: Path
 
 
 @pytest.fixture(scope="module")
 def resumed_run(ray_local: None, mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> ResumedRun:
     tmp_path = tmp_path_factory.mktemp("kill-driver")
     data_dir = write_digits_idx(tmp_path / "digits", compress=True)
+    storage = tmp_path / "storage"
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    command = train_command(data_dir, tmp_path / "storage", RUN_NAME, EXPERIMENT)
+    command = train_command(data_dir, storage, RUN_NAME, EXPERIMENT)
     first_log = tmp_path / "driver-1.log"
     first = start_driver(command, mlflow_server, first_log)
     try:
@@ -144,10 +143,7 @@ def resumed_run(ray_local: None, mlflow_server: str, tmp_path_factory: pytest.Te
     output = finish(start_driver(rerun, mlflow_server, second_log), second_log)
     run = the_run(client, EXPERIMENT)
     assert run is not None, "the re-run must continue the same MLflow run, not start another"
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    storage = tmp_path / "storage"
-    return ResumedRun(client, mlflow_server, run, done_before, output, data_dir, storage, downloads)
+    return ResumedRun(client, run, done_before, output, data_dir, storage)
 
 
 def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(resumed_run: ResumedRun) -> None:
@@ -173,7 +169,7 @@ def test_killing_the_driver_and_rerunning_with_the_same_storage_resumes(resumed_
 # which cost one more Ray Train start (about a minute on 2 cores). tests/workloads/test_train_mnist.py
 # keeps the in-process training checks.
 def test_the_finished_cli_run_reaches_90_percent_and_mlflow_holds_the_run(
-    resumed_run: ResumedRun, monkeypatch: pytest.MonkeyPatch
+    resumed_run: ResumedRun, mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, run, output = resumed_run.client, resumed_run.run, resumed_run.output
     assert "f1_macro" in output and "precision_macro" in output  # the printed table
@@ -185,7 +181,7 @@ def test_the_finished_cli_run_reaches_90_percent_and_mlflow_holds_the_run(
         assert 0.85 <= run.data.metrics[name] <= 1.0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"training_curve.png", "test_report.txt", "history.json"} <= artifacts
-    plot = Path(client.download_artifacts(run.info.run_id, "training_curve.png", str(resumed_run.downloads)))
+    plot = Path(client.download_artifacts(run.info.run_id, "training_curve.png", str(tmp_path)))
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The registered model: alias -> this run's version, loadable as the CNN class.
@@ -193,7 +189,7 @@ def test_the_finished_cli_run_reaches_90_percent_and_mlflow_holds_the_run(
     version = client.get_model_version_by_alias(EXPERIMENT, "champion")
     assert version.run_id == run.info.run_id
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-    mlflow.set_tracking_uri(resumed_run.tracking_uri)
+    mlflow.set_tracking_uri(mlflow_server)
     model = mlflow.pytorch.load_model(champion)
     assert isinstance(model, MnistCNN)
     data = load_mnist_dir(resumed_run.data_dir)
@@ -209,7 +205,7 @@ def test_the_finished_cli_run_reaches_90_percent_and_mlflow_holds_the_run(
         predict(from_checkpoint, data.test_images[:50]), predict(model, data.test_images[:50]), rtol=1e-5
     )
     # The weights-only copy inside the logged model loads without unpickling code.
-    local = Path(mlflow.artifacts.download_artifacts(champion, dst_path=str(resumed_run.downloads)))
+    local = Path(mlflow.artifacts.download_artifacts(champion, dst_path=str(tmp_path)))
     weights_only, _ = load_checkpoint(local / "extra_files")
     np.testing.assert_allclose(
         predict(weights_only, data.test_images[:50]), predict(model, data.test_images[:50]), rtol=1e-5
