@@ -79,6 +79,7 @@ def upgraded(serve_cluster, chart, registry) -> dict:
         "upgrade_to_new_cluster_serving_s": serving_s,
         "old_cluster_deleted_after_s": old_deleted_s,
         "load_ran_past_the_deletion": result["wall_s"] > old_deleted_s + (started - load.started_at),
+        "upgrade_began_at_load_s": round(started - load.started_at, 1),
     }
     kube.record("upgrade_under_load", figures)
     return figures | {"old": old, "new": new}
@@ -93,10 +94,23 @@ def test_the_load_outlasted_the_switch_and_the_old_clusters_deletion(upgraded):
     assert upgraded["load_ran_past_the_deletion"], upgraded
 
 
+def failures_said(upgraded: dict) -> str:
+    """What failed and when, beside the upgrade's moments (all in seconds of load), in full: pytest
+    shortens a dict."""
+    load, began = upgraded["load"], upgraded["upgrade_began_at_load_s"]
+    return (
+        f"{load['failed']} of {load['sent']} failed, [s of load, status or error]: {load['failures']}; "
+        f"the upgrade began at {began} s, the new cluster served from "
+        f"{round(began + upgraded['upgrade_to_new_cluster_serving_s'], 1)} s, the old one was deleted at "
+        f"{round(began + upgraded['old_cluster_deleted_after_s'], 1)} s"
+    )
+
+
 def test_no_request_gets_an_http_error_during_the_upgrade(upgraded):
     load = upgraded["load"]
     assert load["sent"] > 0, load
-    assert set(load["statuses"]) == {"200"}, load  # transport errors (no status): the test below
+    # transport errors (no status): the test below
+    assert set(load["statuses"]) == {"200"}, failures_said(upgraded)
 
 
 def test_only_kept_alive_connections_drop_and_each_at_most_once(upgraded):
@@ -107,5 +121,5 @@ def test_only_kept_alive_connections_drop_and_each_at_most_once(upgraded):
     also one whose response is under way. An HTTP error, any other transport error, or more drops than
     connections fails."""
     load = upgraded["load"]
-    assert set(load["errors"]) <= CONNECTION_DROPS, load
-    assert load["failed"] <= LOAD_CONCURRENCY, load
+    assert set(load["errors"]) <= CONNECTION_DROPS, failures_said(upgraded)
+    assert load["failed"] <= LOAD_CONCURRENCY, failures_said(upgraded)

@@ -187,11 +187,10 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       {{- if not $isHead }}
-      {{- /* A scale-down or node drain stops Ray on the worker first, so Ray moves its work elsewhere. */}}
       lifecycle:
         preStop:
           exec:
-            command: ["/bin/sh", "-c", "ray stop"]
+            command: ["/bin/sh", "-c", {{ include "ray-aks.workerPreStopScript" . | quote }}]
       {{- end }}
       resources:
         {{- toYaml $group.resources | nindent 8 }}
@@ -243,4 +242,18 @@ root context.
 {{- end -}}
 {{- end -}}
 {{- toJson $clusters -}}
+{{- end -}}
+
+{{/*
+ray-aks.workerPreStopScript: what a worker's Ray container runs before it is stopped.
+- Serve's HAProxy (throughput-optimized Serve runs one on every worker) stops first, and the
+  replicas only 2 s later: when a whole cluster goes (the old cluster after an
+  upgrade), every worker stops at once, and a proxy that outlived the replicas it forwards to
+  answered a client still kept alive on it with 500 (HAProxy's 502/503, as Serve words them).
+  Stopped first, the proxy closes its connections and the client reconnects through the Service to
+  the pods that stay. /proc is read because the image may have no pkill.
+- Ray then stops, so Ray moves its work elsewhere (a scale-down or a node drain).
+*/}}
+{{- define "ray-aks.workerPreStopScript" -}}
+for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = haproxy ] && kill -TERM "${p#/proc/}" && proxied=1; done; [ -z "$proxied" ] || sleep 2; ray stop
 {{- end -}}

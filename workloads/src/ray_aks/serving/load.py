@@ -65,8 +65,10 @@ class LoadResult:
         return Counter(o.error for o in self.outcomes if o.error)
 
     @property
-    def failures_at(self) -> list[float]:
-        return [o.at_s for o in self.outcomes if o.status != 200]
+    def failures(self) -> list[tuple[float, str]]:
+        """Each failed request: when its answer (or error) came, and what it was (the HTTP status, or
+        the transport error's type), in order."""
+        return sorted((o.at_s, o.error or str(o.status)) for o in self.outcomes if o.status != 200)
 
     def answered_between(self, from_s: float, to_s: float) -> list[Outcome]:
         """The outcomes whose answer (or error) came in [from_s, to_s] after the start."""
@@ -92,7 +94,7 @@ class LoadResult:
             "p99_ms": round(self.percentile_ms(0.99), 1),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
-            "failures_at_s": [round(t, 2) for t in self.failures_at],
+            "failures": [[round(t, 2), what] for t, what in self.failures],
         }
 
 
