@@ -186,10 +186,12 @@ spec:
       env:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if not $isHead }}
       lifecycle:
         preStop:
           exec:
-            command: ["/bin/sh", "-c", {{ include "ray-aks.preStopScript" . | quote }}]
+            command: ["/bin/sh", "-c", {{ include "ray-aks.workerPreStopScript" . | quote }}]
+      {{- end }}
       resources:
         {{- toYaml $group.resources | nindent 8 }}
       securityContext:
@@ -243,17 +245,15 @@ root context.
 {{- end -}}
 
 {{/*
-ray-aks.preStopScript: what a Ray container (head or worker) runs before it is stopped.
-- Serve's HAProxy (throughput-optimized Serve runs one on every node) stops first, and the replicas
-  only 2 s later: when a whole cluster goes (the old cluster after an upgrade), every pod stops at
-  once, and a proxy that outlived the replicas it forwards to answered a client still kept alive on
-  it with 500 (HAProxy's 502/503, as Serve words them). Stopped first, the proxy closes its
-  connections and the client reconnects through the Service to the pods that stay. /proc is read
-  because the image may have no pkill.
-- Ray then stops: a worker's work moves elsewhere (a scale-down or a node drain), and the head ends
-  at once. Without it the head's `ray start` runs under a shell that, as PID 1, ignores SIGTERM, so
-  every head took the whole grace period (30 s) to go.
+ray-aks.workerPreStopScript: what a worker's Ray container runs before it is stopped.
+- Serve's HAProxy (throughput-optimized Serve runs one on every worker) stops first, and the
+  replicas only 2 s later: when a whole cluster goes (the old cluster after an
+  upgrade), every worker stops at once, and a proxy that outlived the replicas it forwards to
+  answered a client still kept alive on it with 500 (HAProxy's 502/503, as Serve words them).
+  Stopped first, the proxy closes its connections and the client reconnects through the Service to
+  the pods that stay. /proc is read because the image may have no pkill.
+- Ray then stops, so Ray moves its work elsewhere (a scale-down or a node drain).
 */}}
-{{- define "ray-aks.preStopScript" -}}
+{{- define "ray-aks.workerPreStopScript" -}}
 for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = haproxy ] && kill -TERM "${p#/proc/}" && proxied=1; done; [ -z "$proxied" ] || sleep 2; ray stop
 {{- end -}}
