@@ -188,7 +188,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "containerd",
         containerd,
-        ready_check="containerd-socket",
+        ready_check="containerd-cri",
         prepare="containerd-config",
         host_binary=True,
     ),
