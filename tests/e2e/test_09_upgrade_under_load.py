@@ -72,14 +72,15 @@ def upgraded(serve_cluster, chart, registry) -> dict:
         load.stop()
     kube.wait_until(lambda: not load.running(), LOAD_SECONDS + 120, "the load to end", interval=2)
     result = load.result()
+    began_at_load_s = started - load.started_at  # the load started first: its clock is the figures' origin
     figures = {
         "change": CHANGE,
         "load": {"max_seconds": LOAD_SECONDS, "concurrency": LOAD_CONCURRENCY} | result,
         "new_cluster_seen_after_s": pending_seen_s,
         "upgrade_to_new_cluster_serving_s": serving_s,
         "old_cluster_deleted_after_s": old_deleted_s,
-        "load_ran_past_the_deletion": result["wall_s"] > old_deleted_s + (started - load.started_at),
-        "upgrade_began_at_load_s": round(started - load.started_at, 1),
+        "load_ran_past_the_deletion": result["wall_s"] > old_deleted_s + began_at_load_s,
+        "upgrade_began_at_load_s": round(began_at_load_s, 1),
     }
     kube.record("upgrade_under_load", figures)
     return figures | {"old": old, "new": new}
