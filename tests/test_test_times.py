@@ -132,6 +132,29 @@ def test_a_cold_step_counts_as_measured():
     assert test_times.fresh_machine_estimate([test_times.Step("tools", 580.0, 0)], recorded) == 580.0
 
 
+def test_the_steps_beside_a_step_are_those_up_to_its_join_step():
+    tokens = ["tools", "e2e-tools&e2e", "test-containers", "lint", "e2e", "docs&never", "test-python"]
+    spans = test_times.beside_spans(tokens)
+    assert spans == {"e2e-tools": ["test-containers", "lint"], "docs": ["test-python"]}  # no join: to the end
+
+
+def test_a_step_beside_others_adds_only_what_its_cold_work_makes_longer_than_theirs():
+    recorded = {
+        "cold": {"steps": {"e2e-tools": 1000.0, "images": 800.0, "e2e": 1300.0}},
+        "warm": {"steps": {"e2e-tools": 50.0, "images": 200.0, "e2e": 1300.0}},
+    }
+    steps = [
+        test_times.Step("images", 200.0, 0),
+        test_times.Step("e2e-tools", 50.0, 0),
+        test_times.Step("e2e", 1300.0, 0),
+    ]
+    beside = {"e2e-tools": ["images"]}
+    # The span ran 200 s (images, the longer side); cold, the e2e tools' 1000 s would set it: +800, once.
+    assert test_times.fresh_machine_estimate(steps, recorded, 1500.0, beside) == pytest.approx(1500 + 800)
+    # Counted one after the other instead, both sides' cold-cache work would be added: +950 +600.
+    assert test_times.fresh_machine_estimate(steps, recorded, 1500.0) == pytest.approx(1500 + 950 + 600)
+
+
 def test_the_recorded_table_matches_the_readme():
     """README's test-times block is what `make test-times-record` writes from the recorded table."""
     recorded = json.loads((REPO_ROOT / "benchmarks" / "results" / "test-times.json").read_text())

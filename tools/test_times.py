@@ -153,16 +153,46 @@ def looks_cold(seconds: float, cold: float | None, warm: float | None) -> bool:
     return seconds >= (cold * warm) ** 0.5
 
 
-def fresh_machine_estimate(steps: list[Step], recorded: dict, wall: float | None = None) -> float:
+def beside_spans(tokens: list[str]) -> dict[str, list[str]]:
+    """For each step written `NAME&JOIN`, the steps that ran in the foreground beside it: those after
+    it, up to its join step (or to the end)."""
+    spans = {}
+    for index, token in enumerate(tokens):
+        name, _, join_at = token.partition("&")
+        if not join_at:
+            continue
+        names = [t.partition("&")[0] for t in tokens[index + 1 :] if "&" not in t]
+        spans[name] = names[: names.index(join_at)] if join_at in names else names
+    return spans
+
+
+def fresh_machine_estimate(
+    steps: list[Step], recorded: dict, wall: float | None = None, beside: dict[str, list[str]] | None = None
+) -> float:
     """This run's total (its wall time when given: steps that ran beside others count once), with each
     step that ran warm given back the cold-cache work the recorded runs show (recorded cold - recorded
-    warm): tool builds, image builds, the first push."""
+    warm): tool builds, image builds, the first push. A step that ran beside others (`beside`, from
+    beside_spans) and the steps it ran beside count as one span: the longer side of it, each side with
+    its cold-cache work given back."""
     cold, warm = recorded.get("cold", {}).get("steps", {}), recorded.get("warm", {}).get("steps", {})
     total = sum(step.seconds for step in steps) if wall is None else wall
-    for step in steps:
-        if not looks_cold(step.seconds, cold.get(step.name), warm.get(step.name)):
-            total += cold[step.name] - warm[step.name]
-    return total
+    seconds = {step.name: step.seconds for step in steps}
+    extra = {
+        step.name: 0.0
+        if looks_cold(step.seconds, cold.get(step.name), warm.get(step.name))
+        else cold[step.name] - warm[step.name]
+        for step in steps
+    }
+    spanned: set[str] = set()
+    for name, alongside in (beside or {}).items():
+        if name not in seconds:
+            continue
+        foreground = [n for n in alongside if n in seconds]
+        measured = max(seconds[name], sum(seconds[n] for n in foreground))
+        cold_span = max(seconds[name] + extra[name], sum(seconds[n] + extra[n] for n in foreground))
+        total += cold_span - measured
+        spanned |= {name, *foreground}
+    return total + sum(seconds_back for name, seconds_back in extra.items() if name not in spanned)
 
 
 def grown(steps: list[Step], recorded: dict) -> list[str]:
@@ -204,7 +234,7 @@ def report(result: dict, recorded: dict) -> str:
     lines += [
         "",
         f"estimate for a fresh machine (this run, plus the cold-cache work of the steps that ran warm): "
-        f"{minutes(fresh_machine_estimate(steps, recorded, wall))}",
+        f"{minutes(fresh_machine_estimate(steps, recorded, wall, result.get('beside')))}",
     ]
     if result["slowest_tests"]:
         lines += ["", f"the {len(result['slowest_tests'])} slowest tests (seconds, setup + call + teardown):"]
@@ -229,6 +259,8 @@ def run(args: argparse.Namespace) -> int:
         "steps": [vars(s) for s in steps],
         # The wall time: a step that ran beside others is in it once.
         "total_s": wall,
+        # Which steps ran beside which (the estimate for a fresh machine counts each such span once).
+        "beside": beside_spans(args.steps),
         "passed": bool(steps) and all(s.status == 0 for s in steps) and len(steps) == len(args.steps),
         "slowest_tests": slowest_tests(durations_dir),
         "path": str(args.output),
