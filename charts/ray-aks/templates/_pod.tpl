@@ -146,10 +146,10 @@ spec:
   {{- $automount := or $values.serviceAccount.automountServiceAccountToken (and $isHead $cluster.autoscaler.enabled) (not (empty (include "ray-aks.kubernetesRBAC" $cluster))) }}
   {{- include "ray-aks.podSpec" (dict "context" $ctx "automountServiceAccountToken" $automount "podSecurityContext" $cluster.podSecurityContext "priorityClassName" $group.priorityClassName "runtimeClassName" $group.runtimeClassName "scheduling" $group) | nindent 2 }}
   {{- if $isHead }}
-  {{- /* A head goes when it is told to, not 30 s later: the head's `bash -c "ulimit ...; ray start"` and
-  the autoscaler sidecar's Python run as PID 1 of their containers when each has its own PID namespace,
-  and PID 1 ignores SIGTERM, so every deleted head (an upgrade's old cluster, a finished job's cluster,
-  an uninstall) took the whole grace period. In the pod's shared namespace the pause process is PID 1. */}}
+  {{- /* The head's `bash -c "ulimit ...; ray start"` and the autoscaler sidecar's Python run as PID 1 of
+  their containers when each has its own PID namespace, and PID 1 ignores SIGTERM: a deleted idle head
+  took the whole 30 s grace period (3 s in the shared namespace, where the pause process is PID 1). A head
+  running a job or the Serve controller still takes 28-30 s, cause not yet found (chart README). */}}
   shareProcessNamespace: true
   {{- end }}
   {{- with include "ray-aks.logSidecar" (dict "context" $ctx "cluster" $cluster) }}
