@@ -43,18 +43,20 @@ def head_killed(serve_cluster) -> dict:
     killed_at = time.monotonic()
     kube.kubectl("-n", namespace, "delete", "pod", head["metadata"]["name"], "--wait=false")
     rayservice_ready_throughout = True
+    old_head_gone_at = None
 
     def new_head_ready() -> dict | None:
-        nonlocal rayservice_ready_throughout
+        """The new head once it is ready and the deleted one is gone."""
+        nonlocal rayservice_ready_throughout, old_head_gone_at
         rayservice_ready_throughout &= scenario.rayservice_ready(namespace, rayservice)
-        heads = [
-            p
-            for p in cluster_pods(namespace, cluster, "head")
-            if p["metadata"]["uid"] != head["metadata"]["uid"]
-        ]
-        return next((p for p in heads if ready(p)), None)
+        pods = cluster_pods(namespace, cluster, "head")
+        heads = [p for p in pods if p["metadata"]["uid"] != head["metadata"]["uid"]]
+        if old_head_gone_at is None and len(heads) == len(pods):
+            old_head_gone_at = time.monotonic()
+        new_head = next((p for p in heads if ready(p)), None)
+        return new_head if old_head_gone_at is not None else None
 
-    kube.wait_until(new_head_ready, 600, "a new head pod to be ready", interval=1)
+    kube.wait_until(new_head_ready, 600, "a new head pod to be ready and the deleted one gone", interval=1)
     head_ready_s = round(time.monotonic() - killed_at, 1)
     head_back_at = time.monotonic()
 
@@ -80,6 +82,8 @@ def head_killed(serve_cluster) -> dict:
         "load": {"max_seconds": LOAD_SECONDS, "concurrency": LOAD_CONCURRENCY} | result,
         "head_deleted_at_s": round(killed_at - load.started_at, 1),
         "head_ready_again_after_s": head_ready_s,
+        "deleted_head_gone_after_s": round(old_head_gone_at - killed_at, 1),
+        "grace_period_s": head["spec"].get("terminationGracePeriodSeconds", 30),
         "rayservice_ready_throughout": rayservice_ready_throughout,
     }
     kube.record("head_failure_gcs_ft", figures)
@@ -91,6 +95,12 @@ def head_killed(serve_cluster) -> dict:
 
 def test_the_head_comes_back(head_killed):
     assert head_killed["head_ready_again_after_s"] > 0
+
+
+def test_the_deleted_head_stops_on_sigterm_before_its_grace_period_ends(head_killed):
+    """It runs the Serve controller: with Ray's default drain on SIGTERM it waited out the whole grace
+    period and was killed (the chart turns the head's drain off; templates/_pod.tpl)."""
+    assert head_killed["deleted_head_gone_after_s"] < head_killed["grace_period_s"], head_killed
 
 
 def test_the_workers_survive_the_head(head_killed):

@@ -149,7 +149,8 @@ spec:
   {{- /* The head's `bash -c "ulimit ...; ray start"` and the autoscaler sidecar's Python run as PID 1 of
   their containers when each has its own PID namespace, and PID 1 ignores SIGTERM: a deleted idle head
   took the whole 30 s grace period (3 s in the shared namespace, where the pause process is PID 1). A head
-  running a job or the Serve controller still takes 28-30 s, cause not yet found (chart README). */}}
+  running a job or the Serve controller also waited out Ray's drain: see RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S
+  below. */}}
   shareProcessNamespace: true
   {{- end }}
   {{- with include "ray-aks.logSidecar" (dict "context" $ctx "cluster" $cluster) }}
@@ -189,6 +190,16 @@ spec:
           containerPort: {{ include "ray-aks.port" "metrics" }}
           protocol: TCP
       {{- $env := concat ($group.env | default list) (.extraEnv | default list) }}
+      {{- $envNames := list }}
+      {{- range $env }}{{ $envNames = append $envNames .name }}{{ end }}
+      {{- if and $isHead (not (has "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S" $envNames)) }}
+      {{- /* On SIGTERM `ray start` drains its node for up to this long (Ray's default 30 s: the whole
+      grace period) and stops early only once no worker lease is left, which never happens on a head
+      running the Serve controller or a job: every such head was SIGKILLed after 30 s. Nothing moves
+      off a head (it has no CPUs for replicas, and the GCS goes with it), so it stops at once; a head
+      `env` entry of the same name wins. Workers keep Ray's drain (their replicas move first). */}}
+      {{- $env = append $env (dict "name" "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S" "value" "0") }}
+      {{- end }}
       {{- with $env }}
       env:
         {{- toYaml . | nindent 8 }}
