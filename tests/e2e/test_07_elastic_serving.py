@@ -12,11 +12,14 @@ import time
 import pytest
 
 from tests.e2e import kube, scenario
-from tests.e2e.conftest import SERVE_IDLE_TIMEOUT_S, SERVE_MIN_REPLICAS, SERVE_MIN_WORKERS
+from tests.e2e.conftest import SERVE_IDLE_TIMEOUT_S, SERVE_MAX_REPLICAS, SERVE_MIN_REPLICAS, SERVE_MIN_WORKERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-LOAD_SECONDS, LOAD_CONCURRENCY = 90, 8
+# The load runs until Serve has all its replicas and the extra worker pod runs, then HOLD_SECONDS more
+# (requests keep flowing over the scaled-up cluster), and at most LOAD_SECONDS: a fixed 90 s load
+# spent about 60 s after the scale-up had finished (it was done 24-30 s in).
+LOAD_SECONDS, LOAD_CONCURRENCY, HOLD_SECONDS = 90, 8, 10
 
 
 def workers(namespace: str) -> list[dict]:
@@ -36,10 +39,11 @@ def scaled(serve_cluster) -> dict:
         load = scenario.InClusterLoad(namespace, serve_cluster["client"])
         load.start(serve_cluster["url"], serve_cluster["body"], LOAD_SECONDS, LOAD_CONCURRENCY)
         timeline: list[dict] = []
-        load_ended_at = None
+        load_ended_at = scaled_up_at = None
+        stop_sent = False
 
         def back_to_minimum() -> bool:
-            nonlocal load_ended_at
+            nonlocal load_ended_at, scaled_up_at, stop_sent
             pods = workers(namespace)
             point = {
                 "t": round(time.monotonic() - load.started_at, 1),
@@ -49,6 +53,12 @@ def scaled(serve_cluster) -> dict:
                 "workers_on_node": sum(1 for p in pods if p["spec"].get("nodeName") == kube.LAYOUT.node_name),
             }
             timeline.append(point)
+            all_up = point["replicas"] == SERVE_MAX_REPLICAS and point["workers_running"] > SERVE_MIN_WORKERS
+            if scaled_up_at is None and all_up:
+                scaled_up_at = point["t"]
+            if scaled_up_at is not None and point["t"] - scaled_up_at >= HOLD_SECONDS and not stop_sent:
+                stop_sent = True
+                load.stop()
             if load_ended_at is None and not load.running():
                 load_ended_at = point["t"]
             at_minimum = point["replicas"] == SERVE_MIN_REPLICAS and point["worker_pods"] == SERVE_MIN_WORKERS
@@ -60,6 +70,11 @@ def scaled(serve_cluster) -> dict:
         )
         result = load.result()
 
+    def changes() -> list[dict]:
+        """The points where replicas or worker pods changed: where the scaling spends its time."""
+        counts = [{k: v for k, v in p.items() if k != "t"} for p in timeline]
+        return [p for i, p in enumerate(timeline) if i == 0 or counts[i] != counts[i - 1]]
+
     def first(condition) -> float | None:
         return next((p["t"] for p in timeline if condition(p)), None)
 
@@ -70,6 +85,8 @@ def scaled(serve_cluster) -> dict:
         "first_extra_worker_running_s": first(lambda p: p["workers_running"] > SERVE_MIN_WORKERS),
         "peak_replicas": max(p["replicas"] for p in timeline),
         "peak_worker_pods": max(p["worker_pods"] for p in timeline),
+        "scaled_up_s": scaled_up_at,
+        "changes": changes(),
         "load_ended_s": load_ended_at,
         "back_to_minimum_after_load_s": round(timeline[-1]["t"] - load_ended_at, 1),
     }
