@@ -65,6 +65,13 @@ def _make(name: str, step_dir: Path, **popen) -> subprocess.Popen:
     )
 
 
+def parse_step(token: str) -> tuple[str, str]:
+    """A step as `make test` lists it: its name, and for `NAME&JOIN` the step it must pass before
+    ("" for a step run in the foreground)."""
+    name, _, join_at = token.partition("&")
+    return name, join_at
+
+
 def run_steps(steps: list[str], durations_dir: Path) -> list[Step]:
     """`make STEP` for each step, in order, until one fails; output streams through. A step written
     `NAME&JOIN` runs beside the steps after it (its output to a log file, printed when it ends) and
@@ -100,7 +107,7 @@ def run_steps(steps: list[str], durations_dir: Path) -> list[Step]:
             beside.pop(name)
 
     for token in steps:
-        name, _, join_at = token.partition("&")
+        name, join_at = parse_step(token)
         for waiting in [n for n, (_, _, at, _) in beside.items() if at == name]:
             if join(waiting):
                 stop_beside()
@@ -158,10 +165,10 @@ def beside_spans(tokens: list[str]) -> dict[str, list[str]]:
     it, up to its join step (or to the end)."""
     spans = {}
     for index, token in enumerate(tokens):
-        name, _, join_at = token.partition("&")
+        name, join_at = parse_step(token)
         if not join_at:
             continue
-        names = [t.partition("&")[0] for t in tokens[index + 1 :] if "&" not in t]
+        names = [t for t in tokens[index + 1 :] if not parse_step(t)[1]]
         spans[name] = names[: names.index(join_at)] if join_at in names else names
     return spans
 
