@@ -190,15 +190,13 @@ spec:
           containerPort: {{ include "ray-aks.port" "metrics" }}
           protocol: TCP
       {{- $env := concat ($group.env | default list) (.extraEnv | default list) }}
-      {{- $envNames := list }}
-      {{- range $env }}{{ $envNames = append $envNames .name }}{{ end }}
-      {{- if and $isHead (not (has "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S" $envNames)) }}
+      {{- if $isHead }}
       {{- /* On SIGTERM `ray start` drains its node for up to this long (Ray's default 30 s: the whole
       grace period) and stops early only once no worker lease is left, which never happens on a head
       running the Serve controller or a job: every such head was SIGKILLed after 30 s. Nothing moves
       off a head (it has no CPUs for replicas, and the GCS goes with it), so it stops at once; a head
       `env` entry of the same name wins. Workers keep Ray's drain (their replicas move first). */}}
-      {{- $env = append $env (dict "name" "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S" "value" "0") }}
+      {{- $env = concat $env (include "ray-aks.envDefaults" (dict "env" $env "defaults" (dict "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S" "0")) | fromJsonArray) }}
       {{- end }}
       {{- with $env }}
       env:
@@ -274,4 +272,23 @@ ray-aks.workerPreStopScript: what a worker's Ray container runs before it is sto
 */}}
 {{- define "ray-aks.workerPreStopScript" -}}
 for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = haproxy ] && kill -TERM "${p#/proc/}" && proxied=1; done; [ -z "$proxied" ] || sleep 2; ray stop
+{{- end -}}
+
+{{/*
+ray-aks.envDefaults: JSON list of env entries, one per name of `defaults` (a name -> value map, sorted
+by name) that no entry of `env` has: defaults that a user's entry of the same name replaces. Takes a
+dict with env (a list, may be empty) and defaults.
+*/}}
+{{- define "ray-aks.envDefaults" -}}
+{{- $names := list -}}
+{{- range .env -}}
+{{- $names = append $names .name -}}
+{{- end -}}
+{{- $added := list -}}
+{{- range $name := keys .defaults | sortAlpha -}}
+{{- if not (has $name $names) -}}
+{{- $added = append $added (dict "name" $name "value" (get $.defaults $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- $added | toJson -}}
 {{- end -}}

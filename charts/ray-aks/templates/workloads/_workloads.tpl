@@ -196,20 +196,12 @@ when rayService.throughputOptimized is false): the same variables as ray_aks.ser
 Takes the root context.
 */}}
 {{- define "ray-aks.serveEnv" -}}
-{{- $env := list -}}
 {{- if .Values.rayService.throughputOptimized -}}
-{{- $overridden := list -}}
-{{- range .Values.rayService.env -}}
-{{- $overridden = append $overridden .name -}}
-{{- end -}}
 {{- $settings := dict "RAY_SERVE_THROUGHPUT_OPTIMIZED" "1" "RAY_SERVE_ENABLE_HA_PROXY" "1" "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S" "30" "RAY_SERVE_HAPROXY_RETRY_ON" "conn-failure empty-response" -}}
-{{- range $name := keys $settings | sortAlpha -}}
-{{- if not (has $name $overridden) -}}
-{{- $env = append $env (dict "name" $name "value" (get $settings $name)) -}}
+{{- include "ray-aks.envDefaults" (dict "env" .Values.rayService.env "defaults" $settings) -}}
+{{- else -}}
+[]
 {{- end -}}
-{{- end -}}
-{{- end -}}
-{{- $env | toJson -}}
 {{- end -}}
 
 {{/* ray-aks.shellWord: a value as one shell word (single-quoted unless plainly safe). Takes the value. */}}
