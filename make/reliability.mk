@@ -1,6 +1,7 @@
 # Reliability and security: values fuzzing, PSS restricted, exposure and secret checks on
 # the chart; load, slow/oversize clients, schema fuzzing and replica kills on Serve; worker and
-# driver kills in Ray Train; token auth on a real Ray head. Tests in tests/reliability.
+# driver kills in Ray Train. Tests in tests/reliability (token auth on a real Ray head is in
+# tests/chart/test_token_auth.py, beside the `helm test` hook that shares its head).
 #
 # `make test` runs them at their small sizes through test-python (pytest collects tests/, so a
 # separate TEST_TARGETS entry would run them twice); test-reliability is the quick loop over this
