@@ -1,7 +1,7 @@
 # Reliability and security: values fuzzing, PSS restricted, exposure and secret checks on
 # the chart; load, slow/oversize clients, schema fuzzing and replica kills on Serve; worker and
-# driver kills in Ray Train. Tests in tests/reliability (token auth on a real Ray head is in
-# tests/chart/test_token_auth.py, beside the `helm test` hook that shares its head).
+# driver kills in Ray Train; token auth on a real Ray head. Tests in tests/reliability, and
+# tests/chart/test_token_auth.py (the token auth, beside the `helm test` hook that shares its head).
 #
 # `make test` runs them at their small sizes through test-python (pytest collects tests/, so a
 # separate TEST_TARGETS entry would run them twice); test-reliability is the quick loop over this
@@ -10,7 +10,7 @@
 # `make reliability RELIABILITY_LOAD_REQUESTS=20000` (tests/reliability/sizes.py lists them).
 ## @category Reliability
 
-RELIABILITY_TESTS := tests/reliability
+RELIABILITY_TESTS := tests/reliability tests/chart/test_token_auth.py
 # The fuzzed renders are checked with the pinned kubeconform and kube-linter (tools.mk) against the
 # generated schemas, which `tools` builds.
 RELIABILITY_ENV = KUBECONFORM=$(KUBECONFORM) KUBE_LINTER=$(KUBE_LINTER)

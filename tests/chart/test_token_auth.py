@@ -7,7 +7,7 @@ the token's file path differ from what a pod would get; tests/chart/ray_head.py)
   Ray's client.
 - The rendered `helm test` pod's command, and the NOTES' job submission.
 
-One module, so that the head starts once (a start is 12-17 s here).
+One module, so that the head starts once.
 """
 
 from __future__ import annotations
