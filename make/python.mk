@@ -9,10 +9,11 @@ VENV_STAMP := $(VENV)/.installed
 
 # The lock is the one list of pinned versions: the test .venv and the images install from it.
 # --compile-bytecode: every module's .pyc is written once, here. uv leaves that to the first import,
-# which never writes it where PYTHONDONTWRITEBYTECODE is set (as on this project's build machines): every process,
-# each Ray worker included, then compiled torch, Ray and the rest from source at each start
-# (`import ray.train.torch` 6.8 s against 3.5 s compiled, on 2 cores). uv compiles what it installs:
-# a .venv made before this flag gets it from `rm -rf .venv && make venv`. The images' pip compiles.
+# which never writes it where PYTHONDONTWRITEBYTECODE is set (as on this project's build machines):
+# every process, each Ray worker included, then compiled torch, Ray and the rest from source at each
+# start (`import ray.train.torch` 6.8 s against 3.5 s compiled, on 2 cores). uv compiles what it
+# installs: a .venv made before this flag gets it from `rm -rf .venv && make venv`. The images' pip
+# compiles.
 $(VENV_STAMP): $(LOCK) workloads/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
