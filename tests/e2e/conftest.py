@@ -334,13 +334,23 @@ SERVE_VALUES: dict[str, object] = {
     "rayService.applications.mnist.enabled": False,
     # The upgrade scenario waits for the old cluster's deletion (KubeRay's default: 60 s after the switch).
     "rayService.rayClusterDeletionDelaySeconds": 15,
+    # Serve decides on the mean load of the last look_back_period_s (30 s by default): 5 s makes it
+    # follow the elastic-serving scenario's load within seconds, both ways.
     f"rayService.applications.{SERVE_APP}.autoscalingConfig": {
         "min_replicas": SERVE_MIN_REPLICAS,
         "max_replicas": SERVE_MAX_REPLICAS,
         "target_ongoing_requests": 1,
         "upscale_delay_s": 2,
         "downscale_delay_s": 10,
+        "look_back_period_s": 5,
     },
+    # A replica that Serve stops keeps answering this long (30 s by default, for load balancers to
+    # stop sending to it; here the HAProxy on its node is the only one), and so does the proxy of a
+    # worker left without replicas; the worker's idle timeout begins only after both.
+    "rayService.env": [
+        {"name": "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "value": "5"},
+        {"name": "RAY_SERVE_PROXY_MIN_DRAINING_PERIOD_S", "value": "5"},
+    ],
     "rayService.rayCluster": {
         "autoscaler": {"idleTimeoutSeconds": SERVE_IDLE_TIMEOUT_S},
         "gcsFaultTolerance": {

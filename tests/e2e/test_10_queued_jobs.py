@@ -3,7 +3,8 @@ its Go module, its own CRDs and webhooks, installed for this scenario and remove
 ClusterQueue whose CPU quota fits one MNIST RayJob as the chart renders it with the e2e values (the
 head without the Ray autoscaler, the worker group, the submitter), a LocalQueue named by
 `kueue.queueName` and a WorkloadPriorityClass named by `kueue.priorityClassName`. Two releases of
-the chart, one queued MNIST RayJob each, are installed back to back: Kueue admits one; the other's
+the chart, one queued RayJob each (those pods, running one Ray task instead of the training:
+queued.ENTRYPOINT), are installed back to back: Kueue admits one; the other's
 Workload is not admitted, its RayJob stays suspended and none of its pods exist until the first
 finishes; then it runs to SUCCEEDED. The admission order is read from the Workloads' conditions."""
 
@@ -28,7 +29,8 @@ WORKLOADS = "workloads.kueue.x-k8s.io"
 
 @contextlib.contextmanager
 def shared_volume(namespace: str) -> Iterator[None]:
-    """The MNIST data's volume for this namespace; the PersistentVolume is removed afterwards."""
+    """The shared volume the jobs' pods mount, for this namespace; the PersistentVolume is removed
+    afterwards."""
     kube.kubectl("delete", "pv", queued.SHARED_VOLUME, "--ignore-not-found", "--timeout=60s", timeout=90)
     kube.apply(queued.shared_volume(namespace, str(SHARED_DIR)))
     try:
