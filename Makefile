@@ -27,8 +27,12 @@ include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES) $(LAST_MAKEFILES),$(sor
 # checks last. The tool builds are steps of their own, so that the table shows what a cold cache costs.
 # `e2e-tools&e2e`: the e2e cluster's Go builds (CPU) run beside test-containers (image builds and
 # pushes: mostly the network and the disk), and must have passed before e2e starts.
+# `test-fast&test-slow`: pytest's fast tests (about 2 min of one core) run beside the first
+# scenarios, which leave about 40% of the 2 cores idle while pods and Ray start; the load scenarios
+# come minutes after test-fast ended. The whole of pytest beside e2e gained nothing (6 Dec: both
+# CPU-bound). test-slow, the rest of pytest, runs last.
 TEST_TARGETS := tools $(CHART_CHECKS) $(INFRA_CHECKS) $(DOCS_CHECKS) $(filter-out test-containers,$(IMAGE_CHECKS)) \
-  e2e-tools&e2e test-containers $(filter-out e2e-tools,$(E2E_CHECKS)) $(PYTHON_CHECKS)
+  e2e-tools&e2e test-containers test-fast&test-slow $(filter-out e2e-tools,$(E2E_CHECKS)) $(PYTHON_CHECKS)
 # Each step's time on a fresh machine and with warm caches, as recorded by `make test-times-record`.
 TEST_TIMES_RECORD := benchmarks/results/test-times.json
 # The edit loop: the static checks, helm-unittest and the pytest tests not marked slow.

@@ -75,7 +75,7 @@ deps: | tools ## Fetch the kuberay-operator subchart into charts/ray-aks/charts/
 	$(HELM) repo add kuberay $(KUBERAY_HELM_REPO) --force-update
 	$(HELM) dependency build $(CHART)
 
-# tests/chart (pytest) is part of test-python in `make test`; test-chart runs it too, so a helm 3
+# tests/chart (pytest) is part of test-python (test-fast, test-slow); test-chart runs it too, so a helm 3
 # run covers it.
 test-chart-python:
 	$(PY) -m pytest tests/chart

@@ -72,7 +72,7 @@ GENERATED += infra-docs:$(INFRA_DIR)/README.md
 infra-docs: $(VENV_STAMP) | $(TOFU) ## Regenerate the inputs and outputs tables of infra/README.md from the .tf files (tofu, offline)
 	$(PY) -m tools.infra.readme write --tofu $(TOFU)
 
-# tests/infra is part of test-python in `make test`; this runs it alone.
+# tests/infra is part of test-python (in `make test`: test-fast and test-slow); this runs it alone.
 test-infra: $(VENV_STAMP) | $(TOFU) $(HELM) ## pytest tests/infra: the module against the GPU overlay, the chart's ServiceAccount, its values schema and docs/deploy-to-aks.md
 	$(PY) -m pytest tests/infra
 

@@ -20,7 +20,7 @@ $(VENV_STAMP): $(LOCK) workloads/pyproject.toml
 	$(UV) pip install --quiet --compile-bytecode --python $(PY) --constraint $(LOCK) --editable 'workloads[dev]'
 	touch $@
 
-.PHONY: venv lock lint-python test-python test-fast
+.PHONY: venv lock lint-python test-python test-fast test-slow
 venv: $(VENV_STAMP) ## Create .venv: the workloads package and test tools, pinned by workloads/requirements.lock
 
 # Needs PyPI: not in GENERATED, no offline check can regenerate it (make/generated.mk).
@@ -42,5 +42,10 @@ test-python: $(VENV_STAMP) | tools infra-tools ## pytest: workloads against a re
 test-fast: $(VENV_STAMP) | tools infra-tools ## pytest without the slow, container and e2e tests (make check runs it)
 	$(PY) -m pytest -m "not slow and not container and not e2e"
 
-# `make test` runs them after every other check (the Makefile orders them last).
-PYTHON_CHECKS := lint-python test-python
+# The rest of test-python: test-fast and test-slow together are test-python, each test once.
+test-slow: $(VENV_STAMP) | tools infra-tools ## pytest of the slow tests only (not the container and e2e tests): test-python without test-fast
+	$(PY) -m pytest -m "slow and not container and not e2e"
+
+# `make test` runs test-python as its two parts: test-fast beside e2e (the Makefile says why), the
+# rest (lint-python, test-slow) after every other check.
+PYTHON_CHECKS := lint-python test-slow

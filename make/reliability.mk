@@ -3,7 +3,7 @@
 # driver kills in Ray Train; token auth on a real Ray head. Tests in tests/reliability, and
 # tests/chart/test_token_auth.py (the token auth, beside the `helm test` hook that shares its head).
 #
-# `make test` runs them at their small sizes through test-python (pytest collects tests/, so a
+# `make test` runs them at their small sizes through test-fast and test-slow (pytest collects tests/, so a
 # separate TEST_TARGETS entry would run them twice); test-reliability is the quick loop over this
 # area alone. `make reliability` runs them at their full sizes (600 values mutations,
 # 10,000 requests per app at concurrency 64, ...). Each size can be overridden, e.g.
@@ -16,7 +16,7 @@ RELIABILITY_TESTS := tests/reliability tests/chart/test_token_auth.py
 RELIABILITY_ENV = KUBECONFORM=$(KUBECONFORM) KUBE_LINTER=$(KUBE_LINTER)
 
 .PHONY: test-reliability reliability
-test-reliability: | tools ## Reliability and security tests at small sizes (run by `make test` through test-python)
+test-reliability: | tools ## Reliability and security tests at small sizes (run by `make test` through test-fast and test-slow)
 	$(RELIABILITY_ENV) $(PY) -m pytest $(RELIABILITY_TESTS) -rP
 
 reliability: | tools ## Reliability and security tests at full sizes (600 values mutations, 10,000 requests per app, ...)

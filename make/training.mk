@@ -1,4 +1,4 @@
-# Training workloads: `make test` runs these tests through test-python; this target is the
+# Training workloads: `make test` runs these tests (test-fast, test-slow); this target is the
 # quick loop over the training area alone (real local Ray and MLflow server, slow tests included).
 ## @category Python
 TRAINING_TESTS := $(sort $(wildcard tests/workloads/test_idx*.py tests/workloads/test_train_mnist*.py \

@@ -71,13 +71,25 @@ def test_target_builds_the_registry_first(target: str) -> None:
 def test_make_test_runs_the_chart_checks_before_pytest() -> None:
     """The quick checks first: a chart failure shows in minutes, not after pytest's many minutes."""
     order = make_variable("TEST_TARGETS")
-    assert order[:2] == ["tools", "lint-chart"] and order[-2:] == ["lint-python", "test-python"]
+    assert order[:2] == ["tools", "lint-chart"] and order[-2:] == ["lint-python", "test-slow"]
 
 
 def test_make_test_runs_the_cluster_scenarios_after_the_image_checks() -> None:
-    """make e2e pulls the images test-containers built and pushed, and comes before pytest."""
+    """make e2e pulls the images test-containers built and pushed, and comes before pytest's slow tests."""
     order = make_variable("TEST_TARGETS")
-    assert order.index("test-containers") < order.index("e2e") < order.index("test-python")
+    assert order.index("test-containers") < order.index("e2e") < order.index("test-slow")
+
+
+def test_make_test_runs_test_python_as_test_fast_beside_e2e_then_test_slow() -> None:
+    """Every pytest test once: test-fast (beside the scenarios, joined before test-slow) and test-slow
+    select complementary halves of test-python's tests."""
+    order = make_variable("TEST_TARGETS")
+    assert order[order.index("test-fast&test-slow") + 1] == "e2e"
+    assert "test-python" not in order
+    targets = ("test-python", "test-fast", "test-slow")
+    marks = {t: re.search(r'-m "([^"]+)"', make_dry_run(t)).group(1) for t in targets}
+    assert marks["test-fast"] == f"not slow and {marks['test-python']}"
+    assert marks["test-slow"] == f"slow and {marks['test-python']}"
 
 
 def test_make_test_times_the_tool_builds_as_steps_of_their_own() -> None:
@@ -99,8 +111,8 @@ def test_make_test_runs_each_step_through_the_timing_runner() -> None:
 
 
 def test_make_check_is_a_subset_of_make_test() -> None:
-    """The edit loop only runs what `make test` runs too (test-fast: test-python's fast part)."""
-    steps = set(make_variable("TEST_TARGETS")) | {"test-fast"}
+    """The edit loop only runs what `make test` runs too."""
+    steps = {step.partition("&")[0] for step in make_variable("TEST_TARGETS")}
     assert set(make_variable("CHECK_TARGETS")) <= steps
 
 
