@@ -28,9 +28,9 @@ include $(CORE_MAKEFILES) $(filter-out $(CORE_MAKEFILES) $(LAST_MAKEFILES),$(sor
 # `e2e-tools&e2e`: the e2e cluster's Go builds (CPU) run beside test-containers (image builds and
 # pushes: mostly the network and the disk), and must have passed before e2e starts.
 # `test-fast&test-slow`: pytest's fast tests (about 2 min of one core) run beside the first
-# scenarios, which leave about 40% of the 2 cores idle while pods and Ray start; the load scenarios
-# come minutes after test-fast ended. The whole of pytest beside e2e gained nothing (6 Dec: both
-# CPU-bound). test-slow, the rest of pytest, runs last.
+# scenarios, which mostly wait on pods and Ray starting (make e2e left about 40% of the 2 cores idle
+# on average, sampled every 10 s on 7 Dec); the load scenarios begin after test-fast ended. The
+# whole of pytest beside e2e gained nothing (6 Dec: both CPU-bound). test-slow, the rest, runs last.
 TEST_TARGETS := tools $(CHART_CHECKS) $(INFRA_CHECKS) $(DOCS_CHECKS) $(filter-out test-containers,$(IMAGE_CHECKS)) \
   e2e-tools&e2e test-containers test-fast&test-slow $(filter-out e2e-tools,$(E2E_CHECKS)) $(PYTHON_CHECKS)
 # Each step's time on a fresh machine and with warm caches, as recorded by `make test-times-record`.
@@ -52,7 +52,7 @@ help: ## List every target with its description
 # machine and the slowest tests; .cache/test-times.json keeps them.
 test: ## Run every check, offline once the tools and images are built (what .ci/run calls), then the timing table
 	@$(PYTHON) tools/test_times.py run --output $(CACHE)/test-times.json --recorded $(TEST_TIMES_RECORD) $(foreach t,$(TEST_TARGETS),'$(t)')
-	@echo "make test: all checks passed ($(subst &e2e,,$(TEST_TARGETS)))"
+	@echo "make test: all checks passed ($(foreach step,$(TEST_TARGETS),$(firstword $(subst &, ,$(step)))))"
 
 test-times-record: ## Keep the last `make test`'s times as the recorded KIND=cold (fresh machine) or KIND=warm table, and README's
 	$(PYTHON) tools/test_times.py record --kind $(KIND) --recorded $(TEST_TIMES_RECORD) --readme README.md
