@@ -35,16 +35,18 @@ lint-python: $(VENV_STAMP) ## ruff lint and format check of workloads/, tests/ a
 # tests/chart renders with $(HELM); tests/reliability checks its fuzzed renders with the pinned
 # kubeconform and kube-linter against the generated schemas: `tools` builds them all; tests/infra
 # evaluates the AKS module with the pinned OpenTofu (infra-tools).
+# The tests pytest runs here: test-containers and e2e run the container and e2e ones.
+PYTEST_MARKS := not container and not e2e
 test-python: $(VENV_STAMP) | tools infra-tools ## pytest: workloads against a real local Ray and MLflow server, slow tests included (not the container and e2e tests)
-	$(PY) -m pytest -m "not container and not e2e"
+	$(PY) -m pytest -m "$(PYTEST_MARKS)"
 
 # The edit loop's share of pytest (`make check`): every test not marked slow, container or e2e.
 test-fast: $(VENV_STAMP) | tools infra-tools ## pytest without the slow, container and e2e tests (make check runs it)
-	$(PY) -m pytest -m "not slow and not container and not e2e"
+	$(PY) -m pytest -m "not slow and $(PYTEST_MARKS)"
 
 # The rest of test-python: test-fast and test-slow together are test-python, each test once.
 test-slow: $(VENV_STAMP) | tools infra-tools ## pytest of the slow tests only (not the container and e2e tests): test-python without test-fast
-	$(PY) -m pytest -m "slow and not container and not e2e"
+	$(PY) -m pytest -m "slow and $(PYTEST_MARKS)"
 
 # `make test` runs test-python as its two parts: test-fast beside e2e (the Makefile says why), the
 # rest (lint-python, test-slow) after every other check.

@@ -2,7 +2,8 @@
 # from the Go module proxy into ./bin and never installed globally, and the JSON schemas kubeconform
 # validates against, generated into .cache (never committed). A tool's path carries its version: a
 # second run finds the file and does nothing, a pin change names a path that does not exist yet and
-# builds it. The Go module and build caches are the user's defaults.
+# builds it. The Go module and build caches are the user's defaults; the linked tools are kept in
+# GO_TOOL_CACHE too, so that another clone copies them instead of linking them again.
 #
 # The Makefile reads this file right after python.mk ($(VENV_STAMP), $(PY)): the path variables
 # defined here are prerequisites of rules in the files read after it.
@@ -11,6 +12,9 @@
 GO ?= go
 # Static binaries, no local paths or VCS stamps baked in (the wrapper modules sit in this repo).
 GO_INSTALL := CGO_ENABLED=0 $(GO) install -trimpath -buildvcs=false
+# Linked tools, kept by what they are built from (tools/go_tool_cache.sh): another clone on this
+# machine, or a pin moved back, copies them instead of linking again. Empty: no cache.
+GO_TOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ray-aks/go-tools
 
 # --- pins (a wrapper module's go.mod requires the same version: the build checks both agree) ------
 # The one pin a run may override: `make test-chart HELM_VERSION=3.21.4` runs the chart checks under
@@ -79,8 +83,8 @@ $$($(1)): $(if $(call go_tool_in_repo,$(3)),$(wildcard $(call go_tool_dir,$(3))/
 	$$($(1)_BEFORE)
 	@echo "building $(if $(findstring :,$(3)),$(call go_tool_pin,$(3)) ($(call go_tool_dir,$(3))),$(3))"
 	@rm -rf $(call go_tool_tmp,$(2))
-	$(if $(call go_tool_in_repo,$(3)),cd $(call go_tool_dir,$(3)) && )GOBIN=$(call go_tool_tmp,$(2)) $$(GO_INSTALL) -ldflags '-s -w$(if $(5), $(5))' \
-	  $(if $(findstring :,$(3)),tool,$(if $(findstring @,$(3)),$(3),.))
+	GO_TOOL_CACHE=$$(GO_TOOL_CACHE) $(ROOT)/tools/go_tool_cache.sh $(call go_tool_tmp,$(2)) $(if $(call go_tool_in_repo,$(3)),$(call go_tool_dir,$(3)),-) -- \
+	  $$(GO_INSTALL) -ldflags '-s -w$(if $(5), $(5))' $(if $(findstring :,$(3)),tool,$(if $(findstring @,$(3)),$(3),.))
 ifneq ($(findstring /,$(2)),)
 	$(if $(filter * $(notdir $(2)),$(4)),,@mv $(call go_tool_tmp,$(2))/$(4) $(call go_tool_tmp,$(2))/$$(@F))
 	$(if $(filter *,$(4)),@touch $(call go_tool_tmp,$(2))/$$(@F))
@@ -225,7 +229,7 @@ $(CRD_SCHEMA_STAMP): tools/schemas/crds.py tools/schemas/strict.py | $(VENV_STAM
 
 # --- everything the chart checks need, built two at a time ---------------------------------------
 
-.PHONY: tools tools-build schemas
+.PHONY: tools tools-build schemas go-tool-cache-prune
 tools: ## Build the pinned chart tools into ./bin, the .venv, and the kubeconform schemas (cached)
 	@$(MAKE) --no-print-directory -j2 tools-build
 
@@ -234,5 +238,8 @@ tools: ## Build the pinned chart tools into ./bin, the .venv, and the kubeconfor
 tools-build: $(VENV_STAMP) $(HELM) $(KUBE_LINTER) $(HELM_UNITTEST) $(CT) $(HELM_DOCS) $(KUBECONFORM) \
   $(CHARTLOCK) $(SCHEMA_STAMPS)
 	@:
+
+go-tool-cache-prune: ## Remove the linked tools kept for other clones (GO_TOOL_CACHE); ./bin stays
+	rm -rf $(GO_TOOL_CACHE)
 
 schemas: $(SCHEMA_STAMPS) ## Generate the kubeconform schemas (Kubernetes core kinds, KubeRay CRDs) into .cache/schemas

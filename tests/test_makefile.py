@@ -164,7 +164,7 @@ def test_go_tools_are_built_by_the_one_rule_of_the_table() -> None:
 def test_a_pin_change_builds_a_new_path(override: str, path: str) -> None:
     """A tool's path carries its pin: moving the pin builds, an unchanged pin finds the file."""
     target = "tools-build" if "ROUTER" not in override else str(REPO_ROOT / "bin/e2e/versions.json")
-    assert f"GOBIN={REPO_ROOT / path}.tmp " in make_dry_run(target, override)
+    assert f"go_tool_cache.sh {REPO_ROOT / path}.tmp " in make_dry_run(target, override)
 
 
 def test_each_target_has_its_prerequisites_in_one_file() -> None:
