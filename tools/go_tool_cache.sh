@@ -18,20 +18,22 @@ out=$1 dir=$2
 shift 3
 case $out in /*) ;; *) echo "$0: OUT must be an absolute path, not '$out'" >&2; exit 2 ;; esac
 
-build() { (if [ "$dir" != - ]; then cd "$dir"; fi && env GOBIN="$out" "$@"); }
+# In DIR, where the command builds: a wrapper module's go.mod also picks the toolchain.
+in_dir() { (if [ "$dir" != - ]; then cd "$dir"; fi && "$@"); }
+build() { in_dir env GOBIN="$out" "$@"; }
+# Hard links where both folders share a filesystem (no second copy on disk), else copies.
+link_or_copy() { cp -al "$1/." "$2/" 2>/dev/null || cp -a "$1/." "$2/"; }
 
 if [ -z "${GO_TOOL_CACHE:-}" ]; then
   build "$@"
   exit
 fi
 
-# The command's leading VAR=value words and its go: `go env` as the build sees it (in DIR, whose
-# go.mod may ask for another toolchain).
-command=("$@") assignments=() i=0
-while [[ ${command[i]:-} == *=* ]]; do assignments+=("${command[i]}"); i=$((i + 1)); done
-[ -n "${command[i]:-}" ] || usage
-go_env=$( (if [ "$dir" != - ]; then cd "$dir"; fi && env "${assignments[@]}" "${command[i]}" env \
-  GOVERSION GOOS GOARCH GOAMD64 GOEXPERIMENT GOFLAGS CGO_ENABLED))
+# The command's leading VAR=value words and its go: `go env` as the build sees it.
+words=("$@") assignments=() i=0
+while [[ ${words[i]:-} == *=* ]]; do assignments+=("${words[i]}"); i=$((i + 1)); done
+[ -n "${words[i]:-}" ] || usage
+go_env=$(in_dir env "${assignments[@]}" "${words[i]}" env GOVERSION GOOS GOARCH GOAMD64 GOEXPERIMENT GOFLAGS CGO_ENABLED)
 
 key=$(
   {
@@ -46,9 +48,8 @@ entry=$GO_TOOL_CACHE/$key
 
 if [ -d "$entry" ]; then
   mkdir -p "$out"
-  # Hard links where the cache shares the filesystem (no second copy on disk), else copies. Fresh
-  # mtimes: make compares them with the tool's sources.
-  cp -al "$entry/." "$out/" 2>/dev/null || cp -a "$entry/." "$out/"
+  link_or_copy "$entry" "$out"
+  # Fresh mtimes: make compares them with the tool's sources.
   find "$out" -type f -exec touch {} +
   echo "go tool cache: $(basename "$out") from $entry"
   exit
@@ -57,5 +58,4 @@ fi
 build "$@"
 mkdir -p "$GO_TOOL_CACHE"
 tmp=$(mktemp -d "$GO_TOOL_CACHE/.tmp-XXXXXX")
-{ cp -al "$out/." "$tmp/" 2>/dev/null || cp -a "$out/." "$tmp/"; } \
-  && mv -T "$tmp" "$entry" 2>/dev/null || rm -rf "$tmp"
+link_or_copy "$out" "$tmp" && mv -T "$tmp" "$entry" 2>/dev/null || rm -rf "$tmp"
