@@ -30,13 +30,18 @@ def run_load(
     result = load.run_load(
         url, lambda _: body, concurrency, seconds=warmup + seconds, content_type=content_type
     )
+    return window_figures(result, warmup, seconds)
+
+
+def window_figures(result: load.LoadResult, warmup: float, seconds: float) -> LoadResult:
+    """The figures of the outcomes whose answer came in [warmup, warmup + seconds]."""
     window = result.answered_between(warmup, warmup + seconds)
     answered = [o for o in window if o.status == 200]
     failures = [o for o in window if o.status != 200]
     first = min(failures, key=lambda o: o.at_s) if failures else None
     ms = np.asarray([o.latency_ms for o in answered])
     return LoadResult(
-        concurrency=concurrency,
+        concurrency=result.concurrency,
         seconds=seconds,
         ok=len(answered),
         failed=len(failures),
