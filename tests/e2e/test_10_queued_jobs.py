@@ -115,7 +115,8 @@ def queued_jobs(cluster: Cluster, registry, storage, chart) -> Iterator[dict]:
             for release in queued.RELEASES:
                 stack.enter_context(scenario.release(release, namespace, chart, registry, queued.VALUES))
             seen = watch(namespace, submitted)
-            figures = seen.figures(quota, one_job) | {"kueue_install_s": install_s}
+            install = {"kueue_install_s": install_s, "kueue_install_phases_s": installed.install_phases_s}
+            figures = seen.figures(quota, one_job) | install
             kube.record("queued_jobs", figures)
         except Exception:
             folder = scenario.save_failure("tests/e2e/test_10_queued_jobs.py::queued_jobs")

@@ -144,6 +144,9 @@ def kubelet(layout: Layout) -> Path:
         "serializeImagePulls": False,
         "maxPods": 60,
         "shutdownGracePeriod": "0s",
+        # A Secret written after its pod started reaches the pod's volume at the pod's next sync (1m
+        # by default): Kueue's manager waits for the certificate it wrote (13-134 s to ready, 8 Dec).
+        "syncFrequency": "10s",
     }
     path = layout.state / "kubelet.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -242,6 +243,19 @@ def workload_state(workload: Mapping[str, Any]) -> WorkloadState:
 # --- install and uninstall -----------------------------------------------------------------------
 
 
+class Phases:
+    """Seconds of each step, each from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def end(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 1)
+        self._last = now
+
+
 class Kueue:
     """Kueue on a running e2e cluster (`make e2e-tools` built its binary and wrote versions.json).
     `uninstall` is safe to call whatever `install` got to: register it before installing."""
@@ -254,21 +268,27 @@ class Kueue:
         self.module_dir = versions["kueue-module-dir"]
         self.image = IMAGE.format(version=self.version)
         self.objects: list[dict] = []
+        self.install_phases_s: dict[str, float] = {}  # each step of install(), for the e2e summary
 
     def install(self) -> None:
         layout = self.cluster.layout
+        phases = Phases()
         archive = oci.write_archive(
             layout.state / "images" / "kueue.tar", self.image, layout.binary("kueue"), ["/manager"]
         )
         self.cluster.ctr("images", "import", "-", input_file=archive)
+        phases.end("image_import")
         kubectl = [str(layout.binary("kubectl"))]
         self.objects = manifests(render(kubectl, self.module_dir), self.image)
         # Server-side: Kueue's Workload CRD is larger than client-side apply's annotation limit.
         self.cluster.apply(self.objects, server_side=True)
+        phases.end("apply")
         self.cluster.kubectl(
             "-n", NAMESPACE, "rollout", "status", f"deployment/{DEPLOYMENT}", "--timeout=300s", timeout=330
         )
+        phases.end("rollout")
         wait_until(lambda: webhooks_ready(self.webhook_configurations()), 120, "Kueue's webhook CA bundles")
+        phases.end("ca_bundles")
         # The API server calls the ResourceFlavor webhooks (cluster-scoped: no namespace selector):
         # a server-side dry run answers once it reaches them through the Service.
         probe = yaml.safe_dump(
@@ -279,6 +299,8 @@ class Kueue:
             120,
             "Kueue's webhooks to answer the API server",
         )
+        phases.end("webhooks_answer")
+        self.install_phases_s = phases.seconds
 
     def webhook_configurations(self) -> list[dict]:
         names = [f"{kind.lower()}/{name}" for kind, name in WEBHOOK_CONFIGURATIONS.items()]
