@@ -196,38 +196,65 @@ def active_dashboard(namespace: str, rayservice: str) -> Iterator[Dashboard]:
 class InClusterLoad:
     """A load from a client pod inside the cluster (the serving image runs ray_aks.serving.load)
     through a Service, as in-cluster clients reach Serve; bounded in time, or ended early by `stop`
-    (once what it measures is over). `start` returns at once; `result` waits for the summary."""
+    (once what it measures is over). `start` returns at once; `result` waits for the summary.
+
+    The load also writes its summary to a file in the pod: one `kubectl exec` stream stayed open for
+    7 minutes after its load had ended (8 Dec), so once the load may have ended, the file in the pod
+    says whether it has, and holds the summary."""
 
     def __init__(self, namespace: str, pod: str) -> None:
         self.namespace, self.pod = namespace, pod
         self._process: subprocess.Popen[str] | None = None
         self.started_at = 0.0
-        self.stop_file = f"/tmp/ray-aks-load-stop-{time.time_ns()}"
+        self._ends_by = float("inf")  # when the load ends by itself, at the latest
+        self._stopped = False
+        stamp = time.time_ns()
+        self.stop_file = f"/tmp/ray-aks-load-stop-{stamp}"
+        self.summary_file = f"/tmp/ray-aks-load-summary-{stamp}.json"
 
     def start(self, url: str, body: dict, seconds: float, concurrency: int) -> InClusterLoad:
+        request_timeout_s = 60
         command = [
             str(kube.LAYOUT.binary("kubectl")), f"--kubeconfig={kube.LAYOUT.kubeconfig}",
             "-n", self.namespace, "exec", self.pod, "--",
             "python", "-m", "ray_aks.serving.load", url, "--json", json.dumps(body),
-            "--seconds", str(seconds), "--concurrency", str(concurrency), "--timeout", "60",
-            "--stop-file", self.stop_file,
+            "--seconds", str(seconds), "--concurrency", str(concurrency), "--timeout", str(request_timeout_s),
+            "--stop-file", self.stop_file, "--output", self.summary_file,
         ]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.started_at = time.monotonic()
+        self._ends_by = self.started_at + seconds + request_timeout_s
         return self
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        if self._process is None or self._process.poll() is not None:
+            return False
+        if not self._stopped and time.monotonic() < self._ends_by:
+            return True
+        return not self._summary_in_pod()
 
     def stop(self) -> None:
         """End the load now: its clients send nothing more, and the summary follows."""
         kube.kubectl("-n", self.namespace, "exec", self.pod, "--", "touch", self.stop_file)
+        self._stopped = True
 
     def result(self, timeout: float = 900) -> dict:
         assert self._process is not None, "the load was never started"
+        if self._process.poll() is None and self._summary_in_pod():
+            self._process.kill()  # the load ended; its exec stream did not
+            self._process.communicate()
+            return json.loads(self._exec("cat", self.summary_file))
         out, err = self._process.communicate(timeout=timeout)
         assert self._process.returncode == 0, f"the load generator failed: {err[-3000:]}"
         return json.loads(out.strip().splitlines()[-1])
+
+    def _summary_in_pod(self) -> bool:
+        return (
+            self._exec("sh", "-c", f"test -s {self.summary_file} && echo yes", check=False).strip() == "yes"
+        )
+
+    def _exec(self, *command: str, check: bool = True) -> str:
+        return kube.kubectl("-n", self.namespace, "exec", self.pod, "--", *command, check=check, timeout=60)
 
 
 def idle_pod(

@@ -81,6 +81,19 @@ def test_the_command_prints_the_summary_as_json(server):
     assert summary["sent"] == 20 and summary["ok"] == 20 and summary["failed"] == 0
 
 
+def test_the_command_also_writes_the_summary_to_its_output_file(server, tmp_path):
+    output = tmp_path / "summary.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "ray_aks.serving.load", server, "--json", '{"ok": false}', "--requests", "6",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(output.read_text()) == json.loads(done.stdout)
+    assert json.loads(done.stdout)["statuses"] == {"503": 6}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # nothing half-written left
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

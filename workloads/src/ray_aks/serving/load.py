@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="stop sending after this many seconds")
     parser.add_argument("--timeout", type=float, default=120, help="seconds a request may take")
     parser.add_argument("--stop-file", help="stop sending once this file exists (end the load at an event)")
+    parser.add_argument("--output", help="also write the summary to this file, whole once the load ended")
     args = parser.parse_args(argv)
     if args.requests is None and args.seconds is None:
         parser.error("give --requests, --seconds or both: a load must end")
@@ -193,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         args.timeout,
         stop_file=args.stop_file,
     )
-    print(json.dumps(result.summary()))
+    summary = json.dumps(result.summary())
+    if args.output:
+        # Written aside and renamed: a reader polling for the file never sees half of it.
+        partial = f"{args.output}.partial"
+        with open(partial, "w") as out:
+            out.write(summary + "\n")
+        os.replace(partial, args.output)
+    print(summary)
     return 0
 
 
