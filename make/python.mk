@@ -45,21 +45,8 @@ test-fast: $(VENV_STAMP) | tools infra-tools ## pytest without the slow, contain
 	$(PY) -m pytest -m "not slow and $(PYTEST_MARKS)"
 
 # The rest of test-python: test-fast and test-slow together are test-python, each test once.
-# Two pytest processes side by side, each with its own local Ray and MLflow server: one alone kept
-# the 2 cores 52% busy (sampled every 10 s, 7 Dec: Ray, Serve and MLflow starts, one-core steps).
-# Most training files run in one, every other slow test in the other: 6:02 and 5:12 side by side
-# with test_train_mnist.py in the first (8 Dec; 7:30-7:50 as one process).
-SLOW_TRAINING_TESTS := tests/workloads/test_train_clip.py tests/workloads/test_demo.py \
-  tests/reliability/test_training_fault_tolerance.py tests/workloads/test_tune.py
-.PHONY: test-slow-training test-slow-others
 test-slow: $(VENV_STAMP) | tools infra-tools ## pytest of the slow tests only (not the container and e2e tests): test-python without test-fast
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-slow-training test-slow-others
-
-test-slow-training: $(VENV_STAMP)
-	$(PY) -m pytest -m "slow and $(PYTEST_MARKS)" $(SLOW_TRAINING_TESTS)
-
-test-slow-others: $(VENV_STAMP)
-	$(PY) -m pytest -m "slow and $(PYTEST_MARKS)" $(addprefix --ignore=,$(SLOW_TRAINING_TESTS))
+	$(PY) -m pytest -m "slow and $(PYTEST_MARKS)"
 
 # `make test` runs test-python as its two parts: test-fast beside e2e (the Makefile says why), the
 # rest (lint-python, test-slow) after every other check.

@@ -92,19 +92,6 @@ def test_make_test_runs_test_python_as_test_fast_beside_e2e_then_test_slow() -> 
     assert marks["test-slow"] == f"slow and {marks['test-python']}"
 
 
-def test_test_slow_runs_two_pytest_processes_side_by_side_each_slow_file_in_one() -> None:
-    """The training files in one process, the same selection without them in the other."""
-    training = make_variable("SLOW_TRAINING_TESTS")
-    assert training and all((REPO_ROOT / path).is_file() for path in training), training
-    assert re.search(r"-j2 .*test-slow-training test-slow-others", make_dry_run("test-slow"))
-    first, second = (
-        make_dry_run(half).strip().splitlines()[-1] for half in ("test-slow-training", "test-slow-others")
-    )
-    marks = re.search(r'-m "([^"]+)"', first).group(1)
-    assert first.endswith(f'-m "{marks}" ' + " ".join(training))
-    assert second.endswith(f'-m "{marks}" ' + " ".join(f"--ignore={path}" for path in training))
-
-
 def test_make_test_times_the_tool_builds_as_steps_of_their_own() -> None:
     """What a cold cache costs shows in the timing table, not inside the first check that needs a tool."""
     order = [step.partition("&")[0] for step in make_variable("TEST_TARGETS")]
