@@ -235,7 +235,7 @@ class InClusterLoad:
 
     def stop(self) -> None:
         """End the load now: its clients send nothing more, and the summary follows."""
-        kube.kubectl("-n", self.namespace, "exec", self.pod, "--", "touch", self.stop_file)
+        self._exec("touch", self.stop_file)
         self._stopped = True
 
     def result(self, timeout: float = 900) -> dict:
